@@ -1,0 +1,90 @@
+"""The Celery application. Every setting here is chosen on purpose; see the comments.
+
+`celery -A worker.celery_app worker` and `celery -A worker.celery_app beat` use this module;
+`coopwatch run` starts the same worker with an embedded beat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from worker.settings import Settings, load_settings
+
+#: The longest any task may run. Fetching is bounded by the HTTP deadlines (30 s per request,
+#: feeds fetched concurrently), delivery by the notifier timeout; this is the backstop.
+TASK_TIME_LIMIT = 600
+#: Redis redelivers an unacknowledged message after this long; it must exceed the longest task,
+#: or a running task would be delivered a second time. The database sweeper finds lost work
+#: much sooner (one tick), so this is only the broker's own last resort.
+VISIBILITY_TIMEOUT = 3 * TASK_TIME_LIMIT
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    if settings.broker_url.startswith("filesystem"):
+        folder = Path(settings.broker_dir)
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    return {"visibility_timeout": VISIBILITY_TIMEOUT}
+
+
+def create_app(settings: Settings) -> Celery:
+    app = Celery("coopwatch", include=["worker.tasks"])
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=broker_options(settings),
+        broker_connection_retry_on_startup=True,
+        # JSON only: tasks take ids, never pickled objects.
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        # No result backend: the database holds every outcome.
+        task_ignore_result=True,
+        # Acknowledge after the task ran, so a killed worker's task is delivered again ...
+        task_acks_late=True,
+        # ... also when the child process died (SIGKILL, OOM) rather than raised.
+        task_reject_on_worker_lost=True,
+        # One message at a time per process: a long task never sits on others' work.
+        worker_prefetch_multiplier=1,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        # Recycle children now and then; bounds any slow leak in parsers or libraries.
+        worker_max_tasks_per_child=1000,
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule={
+            "schedule-due-feeds": {
+                "task": "coopwatch.schedule_due_feeds",
+                "schedule": settings.schedule_tick_seconds,
+                # A tick that waited longer than its period is obsolete: the next one claims.
+                "options": {"expires": settings.schedule_tick_seconds},
+            },
+            "redeliver-due-alerts": {
+                "task": "coopwatch.redeliver_due_alerts",
+                "schedule": settings.sweep_tick_seconds,
+                "options": {"expires": settings.sweep_tick_seconds},
+            },
+        },
+    )
+    return app
+
+
+app = create_app(load_settings())
+
+
+@worker_process_init.connect
+def _reset_after_fork(**_: Any) -> None:
+    """Database connections must not cross a fork: each child builds its own engine."""
+    from worker import tasks  # noqa: PLC0415  (tasks imports this module; the signal runs later)
+
+    tasks.reset_runtime()

@@ -1,0 +1,474 @@
+"""One orchestrator per job. Each reads like the data flow in DESIGN.md.
+
+    schedule_due_feeds → refresh_feeds → process_articles → deliver   (+ sweep)
+
+Orchestrators take a `Runtime` (built once per process) and ids; they open their own
+transactions, because a job that talks to the network must not hold one open meanwhile, and
+they return the ids of follow-up work, which the caller enqueues after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Article, DeliveryStatus, Feed, FeedStatus
+from worker import store
+from worker.adapters.fetch import FetchPolicy, FetchRequest, FetchResult, fetch_all
+from worker.adapters.notify import Notifier, SendOutcome
+from worker.config import LoadedConfig, Target, WatchlistConfig, target_key, watch_rule
+from worker.core.classifier import classify
+from worker.core.errors import ErrorKind
+from worker.core.feeds import FeedParseError, ParsedFeed, body_hash, parse_feed
+from worker.core.match import CompiledRule, MatchItem, match
+from worker.core.redact import redact_text, redact_url, secrets_in_url
+from worker.core.render import AlertContext, TemplateSet, channel_for_target, channel_limit, render_alert
+from worker.core.schedule import ScheduleBounds, next_check
+from worker.core.textnorm import normalize
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PERMANENT_REDIRECTS_BEFORE_MOVE = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a job needs, built once at the process edge and passed in."""
+
+    settings: Settings
+    config: LoadedConfig
+    sessions: sessionmaker[Session]
+    notifier: Notifier
+    clock: Callable[[], datetime] = utcnow
+    rules: dict[str, CompiledRule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for w in self.config.watchlists:
+            self.rules[w.name] = CompiledRule(watch_rule(w))
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        s = self.settings
+        return FetchPolicy(
+            user_agent=s.user_agent,
+            total_timeout=s.fetch_timeout_seconds,
+            connect_timeout=min(10.0, s.fetch_timeout_seconds),
+            max_bytes=s.fetch_max_bytes,
+            allow_private=s.allow_private,
+        )
+
+    @property
+    def bounds(self) -> ScheduleBounds:
+        s = self.settings
+        return ScheduleBounds(
+            min_interval=timedelta(seconds=s.min_interval_seconds),
+            max_interval=timedelta(seconds=s.max_interval_seconds),
+            default_interval=timedelta(seconds=s.default_interval_seconds),
+        )
+
+
+# -- schedule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBatch:
+    token: str
+    feed_ids: list[int]
+
+
+def schedule_due_feeds(rt: Runtime, *, max_batches: int = 20) -> list[FeedBatch]:
+    """Sync the configured feeds, then claim due feeds in batches for `refresh_feeds`."""
+    now = rt.clock()
+    lease = timedelta(seconds=rt.settings.claim_timeout_seconds)
+    batches: list[FeedBatch] = []
+    with rt.sessions.begin() as session:
+        store.add_feeds(session, [store.FeedSpec(f.url, f.name, f.language) for f in rt.config.feeds], now)
+    for _ in range(max_batches):
+        with rt.sessions.begin() as session:
+            token, ids = store.claim_due_feeds(
+                session, now, limit=rt.settings.feed_batch_size, lease=lease
+            )
+        if not ids:
+            break
+        batches.append(FeedBatch(token, ids))
+    return batches
+
+
+# -- refresh ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshOutcome:
+    new_article_ids: list[int]
+    polled: int
+    failed: dict[str, str]  # feed URL → error message
+
+
+def refresh_feeds(rt: Runtime, feed_ids: Sequence[int], token: str) -> RefreshOutcome:
+    """Fetch the claimed feeds concurrently, parse what changed, store what is new."""
+    with rt.sessions.begin() as session:
+        feeds = store.load_claimed_feeds(session, feed_ids, token)
+        requests = [FetchRequest(f.id, f.url, f.etag, f.last_modified) for f in feeds]
+    results = fetch_all(requests, rt.fetch_policy)
+    new_ids: list[int] = []
+    failed: dict[str, str] = {}
+    with rt.sessions.begin() as session:
+        for feed, result in zip(feeds, results, strict=True):
+            ids, error = _store_poll(rt, session, feed, result, token)
+            new_ids.extend(ids)
+            if error:
+                failed[feed.url] = error
+    return RefreshOutcome(sorted(new_ids), len(feeds), failed)
+
+
+def _store_poll(
+    rt: Runtime, session: Session, feed: Feed, result: FetchResult, token: str
+) -> tuple[list[int], str | None]:
+    now = rt.clock()
+    if result.error_kind is not None:
+        _record_failure(rt, session, feed, token, result.error_kind, result.error or "", result)
+        return [], result.error
+    if result.not_modified or (result.body is not None and _unchanged(feed, result.body)):
+        _record_success(rt, session, feed, token, result, parsed=None)
+        return [], None
+    assert result.body is not None  # ok results without not_modified carry a body
+    try:
+        parsed = parse_feed(
+            result.body,
+            url=result.final_url,
+            content_type=result.content_type,
+            max_entries=rt.settings.max_entries_per_poll,
+        )
+    except FeedParseError as exc:
+        _record_failure(rt, session, feed, token, exc.kind, str(exc), result)
+        return [], str(exc)
+    suppress = feed.last_success_at is None and not rt.settings.alert_on_first_poll
+    new_ids = store.insert_new_articles(
+        session, feed.id, parsed.entries, now, suppress_alerts=suppress
+    )
+    _record_success(rt, session, feed, token, result, parsed=parsed)
+    return new_ids, None
+
+
+def _unchanged(feed: Feed, body: bytes) -> bool:
+    return feed.content_hash is not None and feed.content_hash == body_hash(body)
+
+
+def _record_success(
+    rt: Runtime,
+    session: Session,
+    feed: Feed,
+    token: str,
+    result: FetchResult,
+    parsed: ParsedFeed | None,
+) -> None:
+    now = rt.clock()
+    values: dict[str, object] = {
+        "status": FeedStatus.ACTIVE,
+        "last_polled_at": now,
+        "last_success_at": now,
+        "error_count": 0,
+        "last_error_kind": None,
+        "last_error": None,
+        "etag": result.etag or feed.etag,
+        "last_modified": result.last_modified or feed.last_modified,
+    }
+    entry_times: list[datetime] = []
+    if parsed is not None:
+        values["content_hash"] = parsed.content_hash
+        values["ttl_minutes"] = parsed.ttl_minutes
+        if parsed.title and not feed.name:
+            values["name"] = parsed.title[:300]
+        entry_times = [e.published for e in parsed.entries if e.published is not None]
+    values.update(_redirect_values(session, feed, result))
+    values["next_check_at"] = next_check(
+        now=now,
+        bounds=rt.bounds,
+        feed_key=feed.url,
+        entry_times=entry_times,
+        ttl_minutes=parsed.ttl_minutes if parsed else feed.ttl_minutes,
+        max_age=result.max_age,
+        expires=result.expires,
+    )
+    store.release_feed(session, feed.id, token, **values)
+
+
+def _redirect_values(session: Session, feed: Feed, result: FetchResult) -> dict[str, object]:
+    """A permanent redirect seen several polls in a row moves the feed to its new URL."""
+    if not result.permanent_redirect:
+        return {"redirect_count": 0} if feed.redirect_count else {}
+    seen = feed.redirect_count + 1
+    if seen < PERMANENT_REDIRECTS_BEFORE_MOVE:
+        return {"redirect_count": seen}
+    if store.load_feed_by_url(session, result.permanent_redirect) is not None:
+        return {"redirect_count": seen}  # another feed already has that URL: keep both apart
+    log.info("feed %s moved permanently to %s", feed.url, result.permanent_redirect)
+    return {"url": result.permanent_redirect, "redirect_count": 0}
+
+
+def _record_failure(
+    rt: Runtime,
+    session: Session,
+    feed: Feed,
+    token: str,
+    kind: ErrorKind,
+    message: str,
+    result: FetchResult,
+) -> None:
+    now = rt.clock()
+    errors = feed.error_count + 1
+    log.warning("feed %s failed (%s): %s", feed.url, kind, message)
+    store.release_feed(
+        session,
+        feed.id,
+        token,
+        status=FeedStatus.GONE if kind == ErrorKind.GONE else FeedStatus.ERROR,
+        last_polled_at=now,
+        error_count=errors,
+        last_error_kind=str(kind),
+        last_error=message[:2000],
+        next_check_at=next_check(
+            now=now,
+            bounds=rt.bounds,
+            feed_key=feed.url,
+            retry_after=result.retry_after,
+            error_count=errors,
+        ),
+    )
+
+
+# -- process ------------------------------------------------------------------------------
+
+
+def process_articles(rt: Runtime, article_ids: Sequence[int]) -> list[int]:
+    """Classify, store, match watchlists and write the outbox rows, in one transaction.
+
+    Returns the new delivery ids, to be enqueued after the commit.
+    """
+    now = rt.clock()
+    delivery_ids: list[int] = []
+    with rt.sessions.begin() as session:
+        watchlist_ids = store.sync_watchlists(session, _definitions(rt.config), now)
+        for article, feed in store.load_unprocessed(session, article_ids):
+            result = classify(article.title, article.content or article.summary, _lang_hint(article, feed))
+            store.save_classification(session, article.id, result, now)
+            if not article.alerts_suppressed:
+                item = MatchItem(article.title, article.content, feed.name, feed.url, result)
+                delivery_ids += _enqueue_alerts(rt, session, article, item, watchlist_ids, now)
+        store.mark_processed(session, article_ids, now)
+    return delivery_ids
+
+
+def _lang_hint(article: Article, feed: Feed) -> str | None:
+    return article.language or feed.language
+
+
+def _enqueue_alerts(
+    rt: Runtime,
+    session: Session,
+    article: Article,
+    item: MatchItem,
+    watchlist_ids: dict[str, int],
+    now: datetime,
+) -> list[int]:
+    normalized = normalize(f"{item.title}\n{item.text}")
+    delivery_ids: list[int] = []
+    for watchlist in rt.config.watchlists:
+        why = match(rt.rules[watchlist.name], item, normalized)
+        if why is None:
+            continue
+        alert_id = store.insert_alert(session, watchlist_ids[watchlist.name], article.id, why, now)
+        if alert_id is None:
+            continue  # this watchlist already alerted on this article
+        targets = [(t.key, t.label) for t in targets_of(rt.config, watchlist)]
+        delivery_ids += store.insert_deliveries(session, alert_id, targets, now)
+    return delivery_ids
+
+
+def targets_of(config: LoadedConfig, watchlist: WatchlistConfig) -> list[Target]:
+    return [Target(url, redact_url(url)) for url in config.targets_of(watchlist)]
+
+
+def _definitions(config: LoadedConfig) -> dict[str, dict[str, object]]:
+    return {
+        w.name: {
+            "match": w.match.model_dump(),
+            "mode": w.mode if isinstance(w.mode, str) else w.mode.model_dump(),
+            "targets": [t.label for t in targets_of(config, w)],
+        }
+        for w in config.watchlists
+    }
+
+
+# -- deliver ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    delivery_id: int
+    status: str  # sent, pending (retry later), failed, skipped (not claimable)
+    error: str | None = None
+
+
+def deliver(rt: Runtime, delivery_id: int) -> DeliveryOutcome:
+    """Claim one outbox row, render, send through the notifier, record the outcome.
+
+    Two transactions on purpose: the claim is committed before the send, so a worker that dies
+    mid-send leaves a row the sweeper reclaims when the claim expires.
+    """
+    now = rt.clock()
+    lease = timedelta(seconds=rt.settings.claim_timeout_seconds)
+    with rt.sessions.begin() as session:
+        if not store.claim_delivery(session, delivery_id, now, lease):
+            return DeliveryOutcome(delivery_id, "skipped")
+        ctx = store.load_delivery_context(session, delivery_id)
+        if ctx is None:
+            return DeliveryOutcome(delivery_id, "skipped")
+        attempts, label = ctx.delivery.attempts, ctx.delivery.target_label
+        watchlist = rt.config.watchlist(ctx.watchlist.name)
+        url = _target_url(rt.config, watchlist, ctx.delivery.target_hash)
+        alert_ctx = _alert_context(ctx)
+    if url is None or watchlist is None:
+        outcome = SendOutcome(
+            ok=False,
+            error_kind=ErrorKind.INVALID_TARGET,
+            error=f"{label}: this target is no longer in the configuration",
+            retry_after=None,
+            permanent=True,
+        )
+    else:
+        outcome = _send(rt, url, watchlist, alert_ctx)
+    with rt.sessions.begin() as session:
+        return _record_outcome(rt, session, delivery_id, attempts, outcome)
+
+
+def _target_url(config: LoadedConfig, watchlist: WatchlistConfig | None, key: str) -> str | None:
+    if watchlist is None:
+        return None
+    return next((u for u in config.targets_of(watchlist) if target_key(u) == key), None)
+
+
+def _alert_context(ctx: store.DeliveryContext) -> AlertContext:
+    c = ctx.classification
+    evidence = " … ".join(str(e.get("text", "")) for e in (c.evidence if c else [])[:2])
+    return AlertContext(
+        watchlist=ctx.watchlist.name,
+        rule=ctx.alert.rule,
+        title=ctx.article.title,
+        url=ctx.article.url,
+        outlet=ctx.feed.name or ctx.feed.url,
+        lang=c.lang if c else (ctx.article.language or "und"),
+        published=ctx.article.published_at,
+        partners=tuple(c.partners) if c else (),
+        sectors=tuple(c.sectors) if c else (),
+        event_type=c.event_type if c else None,
+        score=c.score if c else 0.0,
+        evidence=evidence,
+        summary=(ctx.article.summary or ctx.article.content)[:300],
+    )
+
+
+def _send(rt: Runtime, url: str, watchlist: WatchlistConfig, ctx: AlertContext) -> SendOutcome:
+    t = watchlist.templates
+    templates = TemplateSet(t.title, t.text, t.html, t.markdown) if t else None
+    message = render_alert(ctx, channel_for_target(url), templates, channel_limit(url))
+    outcome = rt.notifier.send(url, message)
+    if outcome.error:
+        # belt and braces: the notifier redacts, and so do we before anything is stored
+        outcome = SendOutcome(
+            ok=outcome.ok,
+            error_kind=outcome.error_kind,
+            error=redact_text(outcome.error, secrets_in_url(url)),
+            retry_after=outcome.retry_after,
+            permanent=outcome.permanent,
+        )
+    return outcome
+
+
+def _record_outcome(
+    rt: Runtime, session: Session, delivery_id: int, attempts: int, outcome: SendOutcome
+) -> DeliveryOutcome:
+    now = rt.clock()
+    if outcome.ok:
+        store.record_delivery(
+            session, delivery_id, status=DeliveryStatus.SENT, sent_at=now, last_error=None,
+            last_error_kind=None,
+        )
+        return DeliveryOutcome(delivery_id, "sent")
+    give_up = outcome.permanent or attempts >= rt.settings.delivery_max_attempts
+    delay = rt.settings.delivery_backoff_seconds * 2 ** max(0, attempts - 1)
+    if outcome.retry_after is not None:
+        delay = max(delay, outcome.retry_after)
+    status = DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING
+    store.record_delivery(
+        session,
+        delivery_id,
+        status=status,
+        next_attempt_at=now + timedelta(seconds=min(delay, 24 * 3600)),
+        enqueued_at=None,
+        last_error_kind=str(outcome.error_kind or ErrorKind.DELIVERY_FAILED),
+        last_error=(outcome.error or "delivery failed")[:2000],
+    )
+    return DeliveryOutcome(delivery_id, str(status), outcome.error)
+
+
+# -- sweep --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOutcome:
+    delivery_ids: list[int]
+    article_ids: list[int]
+
+
+def sweep(rt: Runtime, *, grace: timedelta = timedelta(seconds=60), limit: int = 500) -> SweepOutcome:
+    """Find work whose doorbell was lost: due outbox rows and articles never processed."""
+    now = rt.clock()
+    with rt.sessions.begin() as session:
+        deliveries = store.due_delivery_ids(session, now, enqueued_before=now - grace, limit=limit)
+        articles = store.unprocessed_article_ids(session, now - grace, limit)
+    return SweepOutcome(deliveries, articles)
+
+
+# -- one synchronous cycle (coopwatch poll --once) ----------------------------------------
+
+
+@dataclass(slots=True)
+class CycleSummary:
+    feeds_polled: int = 0
+    feeds_failed: dict[str, str] = field(default_factory=dict)
+    new_articles: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.feeds_failed and not any(
+            self.deliveries.get(s, 0) for s in ("failed", "pending")
+        )
+
+
+def run_cycle(rt: Runtime) -> CycleSummary:
+    """All due feeds → articles → alerts delivered, synchronously, with the same jobs."""
+    summary = CycleSummary()
+    article_ids: list[int] = []
+    for batch in schedule_due_feeds(rt):
+        outcome = refresh_feeds(rt, batch.feed_ids, batch.token)
+        summary.feeds_polled += outcome.polled
+        summary.feeds_failed.update(outcome.failed)
+        article_ids += outcome.new_article_ids
+    summary.new_articles = len(article_ids)
+    swept = sweep(rt, grace=timedelta(0))
+    delivery_ids = process_articles(rt, sorted(set(article_ids) | set(swept.article_ids)))
+    for delivery_id in sorted(set(delivery_ids) | set(swept.delivery_ids)):
+        result = deliver(rt, delivery_id)
+        summary.deliveries[result.status] = summary.deliveries.get(result.status, 0) + 1
+    return summary

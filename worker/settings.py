@@ -1,0 +1,71 @@
+"""The one typed settings object. Read once at the process edge and passed in.
+
+Every variable is prefixed ``COOPWATCH_``; this module is the only reader of the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker import __version__
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COOPWATCH_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///coopwatch.db",
+        description="SQLAlchemy URL; default is a SQLite file in the working directory.",
+    )
+    broker_url: str = Field(
+        default="filesystem://",
+        description="Celery broker; the default is an embedded file-system broker (no server).",
+    )
+    broker_dir: Path = Field(
+        default=Path(".coopwatch/broker"),
+        description="Folder of the embedded file-system broker.",
+    )
+    config: Path = Field(default=Path("coopwatch.yaml"), description="YAML configuration.")
+    user_agent_contact: str = Field(
+        default="https://github.com/coopwatch/coopwatch",
+        description="Contact URL sent in the User-Agent header.",
+    )
+    allow_private_addresses: str = Field(
+        default="",
+        description="Comma-separated hosts or CIDRs that may be fetched despite the address guard.",
+    )
+    schedule_tick_seconds: float = Field(default=30.0, gt=0)
+    sweep_tick_seconds: float = Field(default=30.0, gt=0)
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_entries_per_poll: int = Field(default=500, gt=0)
+    min_interval_seconds: int = Field(default=300, ge=1)
+    max_interval_seconds: int = Field(default=6 * 3600, ge=1)
+    default_interval_seconds: int = Field(default=1800, ge=1)
+    feed_batch_size: int = Field(default=50, gt=0, description="Feeds fetched per task.")
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_backoff_seconds: float = Field(default=30.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=15.0, gt=0)
+    alert_on_first_poll: bool = Field(
+        default=False,
+        description="Alert on the backlog of a newly added feed (off: store it silently).",
+    )
+    claim_timeout_seconds: int = Field(
+        default=600, description="A claimed feed or alert is reclaimable after this long."
+    )
+    log_level: str = "INFO"
+
+    @property
+    def allow_private(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.allow_private_addresses.split(",") if p.strip())
+
+    @property
+    def user_agent(self) -> str:
+        return f"coopwatch/{__version__} (+{self.user_agent_contact})"
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,505 @@
+"""Every SQL statement of coopwatch. Idempotent by constraint; no commits here.
+
+Callers own the transaction (`with sessions.begin() as session:`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from models import (
+    Alert,
+    Article,
+    Classification,
+    Delivery,
+    DeliveryStatus,
+    Feed,
+    FeedStatus,
+    Watchlist,
+)
+from worker.core.classifier import ClassifierResult
+from worker.core.feeds import ParsedEntry
+
+# -- engine -------------------------------------------------------------------------------
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# -- feeds --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    url: str
+    name: str | None = None
+    language: str | None = None
+    source: str = "config"
+
+
+def add_feeds(session: Session, specs: Sequence[FeedSpec], now: datetime) -> list[int]:
+    """Insert feeds not yet known (by URL); return the ids of those inserted."""
+    if not specs:
+        return []
+    rows = [
+        {
+            "url": s.url,
+            "name": s.name,
+            "language": s.language,
+            "source": s.source,
+            "status": FeedStatus.ACTIVE,
+            "created_at": now,
+            "next_check_at": now,
+            "error_count": 0,
+            "redirect_count": 0,
+        }
+        for s in {s.url: s for s in specs}.values()
+    ]
+    stmt = _insert(session, Feed).values(rows).on_conflict_do_nothing(index_elements=["url"])
+    return list(session.scalars(stmt.returning(Feed.id)))
+
+
+def claim_due_feeds(
+    session: Session, now: datetime, *, limit: int, lease: timedelta
+) -> tuple[str, list[int]]:
+    """Claim up to `limit` due feeds for `lease`; two schedulers never get the same feed."""
+    due = (
+        select(Feed.id)
+        .where(
+            Feed.status.in_([FeedStatus.ACTIVE, FeedStatus.ERROR]),
+            Feed.next_check_at <= now,
+            or_(Feed.claimed_until.is_(None), Feed.claimed_until < now),
+        )
+        .order_by(Feed.next_check_at)
+        .limit(limit)
+    )
+    if _is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    token = str(uuid.uuid4())
+    if not ids:
+        return token, []
+    claimed = session.execute(
+        update(Feed)
+        .where(
+            Feed.id.in_(ids), or_(Feed.claimed_until.is_(None), Feed.claimed_until < now)
+        )
+        .values(claimed_until=now + lease, claim_token=token)
+        .returning(Feed.id)
+    )
+    return token, sorted(claimed.scalars())
+
+
+def load_claimed_feeds(session: Session, feed_ids: Sequence[int], token: str) -> list[Feed]:
+    """The feeds still held by this claim (a stale task whose claim was taken over gets none)."""
+    stmt = select(Feed).where(Feed.id.in_(feed_ids), Feed.claim_token == token)
+    return list(session.scalars(stmt.order_by(Feed.id)))
+
+
+def load_feeds(session: Session, feed_ids: Sequence[int]) -> list[Feed]:
+    return list(session.scalars(select(Feed).where(Feed.id.in_(feed_ids)).order_by(Feed.id)))
+
+
+def release_feed(session: Session, feed_id: int, token: str, **values: Any) -> bool:
+    """Record a poll's outcome and release the claim, if this claim still holds."""
+    result = session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id, Feed.claim_token == token)
+        .values(claimed_until=None, claim_token=None, **values)
+        .returning(Feed.id)
+    )
+    return result.first() is not None
+
+
+def set_feed_status(session: Session, url: str, status: FeedStatus, now: datetime) -> bool:
+    result = session.execute(
+        update(Feed)
+        .where(Feed.url == url)
+        .values(status=status, next_check_at=now, error_count=0)
+        .returning(Feed.id)
+    )
+    return result.first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    feed: Feed
+    articles: int
+    cooperation: int
+
+
+def list_feeds(session: Session) -> list[FeedRow]:
+    coop = (
+        select(Article.feed_id, func.count(Classification.id).label("n"))
+        .join(Classification, Classification.article_id == Article.id)
+        .where(Classification.is_cooperation.is_(True))
+        .group_by(Article.feed_id)
+        .subquery()
+    )
+    total = (
+        select(Article.feed_id, func.count(Article.id).label("n"))
+        .group_by(Article.feed_id)
+        .subquery()
+    )
+    stmt = (
+        select(Feed, func.coalesce(total.c.n, 0), func.coalesce(coop.c.n, 0))
+        .outerjoin(total, total.c.feed_id == Feed.id)
+        .outerjoin(coop, coop.c.feed_id == Feed.id)
+        .order_by(Feed.id)
+    )
+    return [FeedRow(f, int(n), int(c)) for f, n, c in session.execute(stmt)]
+
+
+# -- articles -----------------------------------------------------------------------------
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    return value.replace("\x00", "")[:limit]
+
+
+def insert_new_articles(
+    session: Session,
+    feed_id: int,
+    entries: Sequence[ParsedEntry],
+    now: datetime,
+    *,
+    suppress_alerts: bool,
+) -> list[int]:
+    """One multi-row insert per feed; what it inserted is what is new."""
+    if not entries:
+        return []
+    rows = [
+        {
+            "feed_id": feed_id,
+            "entry_key": e.entry_key[:600],
+            "guid": _clean(e.guid, 2048),
+            "url": _clean(e.url, 2048),
+            "title": _clean(e.title, 10_000) or "",
+            "summary": _clean(e.summary, 100_000) or "",
+            "content": _clean(e.content, 1_000_000) or "",
+            "author": _clean(e.author, 300),
+            "language": _clean(e.language, 16),
+            "published_at": e.published,
+            "fetched_at": now,
+            "alerts_suppressed": suppress_alerts,
+        }
+        for e in {e.entry_key[:600]: e for e in entries}.values()
+    ]
+    stmt = (
+        _insert(session, Article)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["feed_id", "entry_key"])
+        .returning(Article.id)
+    )
+    return sorted(session.scalars(stmt))
+
+
+def load_unprocessed(session: Session, article_ids: Sequence[int]) -> list[tuple[Article, Feed]]:
+    stmt = (
+        select(Article, Feed)
+        .join(Feed, Feed.id == Article.feed_id)
+        .where(Article.id.in_(article_ids), Article.processed_at.is_(None))
+        .order_by(Article.id)
+    )
+    return [(a, f) for a, f in session.execute(stmt).tuples()]
+
+
+def save_classification(
+    session: Session, article_id: int, result: ClassifierResult, now: datetime
+) -> None:
+    payload = result.to_json()
+    stmt = (
+        _insert(session, Classification)
+        .values(
+            article_id=article_id,
+            version=result.version,
+            is_cooperation=result.is_cooperation,
+            score=result.score,
+            partners=payload["partners"],
+            sectors=payload["sectors"],
+            event_type=result.event_type,
+            lang=result.lang,
+            evidence=payload["evidence"],
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["article_id", "version"])
+    )
+    session.execute(stmt)
+
+
+def mark_processed(session: Session, article_ids: Iterable[int], now: datetime) -> None:
+    ids = list(article_ids)
+    if ids:
+        session.execute(update(Article).where(Article.id.in_(ids)).values(processed_at=now))
+
+
+def unprocessed_article_ids(session: Session, older_than: datetime, limit: int) -> list[int]:
+    stmt = (
+        select(Article.id)
+        .where(Article.processed_at.is_(None), Article.fetched_at < older_than)
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFilter:
+    cooperation_only: bool = False
+    partner: str | None = None
+    sector: str | None = None
+    since: datetime | None = None
+    limit: int = 100
+
+
+def list_articles(
+    session: Session, flt: ArticleFilter
+) -> list[tuple[Article, Feed, Classification | None]]:
+    latest = (
+        select(Classification.article_id, func.max(Classification.id).label("cid"))
+        .group_by(Classification.article_id)
+        .subquery()
+    )
+    stmt = (
+        select(Article, Feed, Classification)
+        .join(Feed, Feed.id == Article.feed_id)
+        .outerjoin(latest, latest.c.article_id == Article.id)
+        .outerjoin(Classification, Classification.id == latest.c.cid)
+        .order_by(func.coalesce(Article.published_at, Article.fetched_at).desc(), Article.id.desc())
+    )
+    if flt.cooperation_only:
+        stmt = stmt.where(Classification.is_cooperation.is_(True))
+    if flt.since is not None:
+        stmt = stmt.where(func.coalesce(Article.published_at, Article.fetched_at) >= flt.since)
+    rows = [(a, f, c) for a, f, c in session.execute(stmt).tuples()]
+    # JSON-array containment differs per database; the lists are short, filter here.
+    if flt.partner:
+        rows = [r for r in rows if r[2] is not None and flt.partner in r[2].partners]
+    if flt.sector:
+        rows = [r for r in rows if r[2] is not None and flt.sector in r[2].sectors]
+    return rows[: flt.limit]
+
+
+# -- watchlists and alerts ----------------------------------------------------------------
+
+
+def sync_watchlists(
+    session: Session, definitions: dict[str, dict[str, Any]], now: datetime
+) -> dict[str, int]:
+    """Upsert the configured watchlists by name; return name → id."""
+    if definitions:
+        stmt = _insert(session, Watchlist).values(
+            [{"name": n, "definition": d, "updated_at": now} for n, d in definitions.items()]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"definition": stmt.excluded.definition, "updated_at": stmt.excluded.updated_at},
+        )
+        session.execute(stmt)
+    rows = session.execute(select(Watchlist.name, Watchlist.id).where(Watchlist.name.in_(definitions)))
+    return {name: wid for name, wid in rows.tuples()}
+
+
+def insert_alert(
+    session: Session, watchlist_id: int, article_id: int, rule: str, now: datetime
+) -> int | None:
+    """Insert the alert; None when this watchlist already alerted on this article."""
+    stmt = (
+        _insert(session, Alert)
+        .values(watchlist_id=watchlist_id, article_id=article_id, rule=rule, created_at=now)
+        .on_conflict_do_nothing(index_elements=["watchlist_id", "article_id"])
+        .returning(Alert.id)
+    )
+    return session.scalar(stmt)
+
+
+def insert_deliveries(
+    session: Session, alert_id: int, targets: Sequence[tuple[str, str]], now: datetime
+) -> list[int]:
+    """One outbox row per (alert, target); `targets` are (key, redacted label) pairs."""
+    if not targets:
+        return []
+    rows = [
+        {
+            "alert_id": alert_id,
+            "target_hash": key,
+            "target_label": label[:2048],
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "enqueued_at": now,
+        }
+        for key, label in dict(targets).items()
+    ]
+    stmt = (
+        _insert(session, Delivery)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["alert_id", "target_hash"])
+        .returning(Delivery.id)
+    )
+    return sorted(session.scalars(stmt))
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+    """Compare-and-set: take the row if it is due and nobody holds it."""
+    claimable = or_(
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+        and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until < now),
+    )
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, claimable)
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_until=now + lease,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id)
+    )
+    return result.first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryContext:
+    delivery: Delivery
+    alert: Alert
+    watchlist: Watchlist
+    article: Article
+    feed: Feed
+    classification: Classification | None
+
+
+def load_delivery_context(session: Session, delivery_id: int) -> DeliveryContext | None:
+    stmt = (
+        select(Delivery, Alert, Watchlist, Article, Feed)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .join(Watchlist, Watchlist.id == Alert.watchlist_id)
+        .join(Article, Article.id == Alert.article_id)
+        .join(Feed, Feed.id == Article.feed_id)
+        .where(Delivery.id == delivery_id)
+    )
+    row = session.execute(stmt).tuples().first()
+    if row is None:
+        return None
+    classification = session.scalars(
+        select(Classification)
+        .where(Classification.article_id == row[3].id)
+        .order_by(Classification.id.desc())
+        .limit(1)
+    ).first()
+    return DeliveryContext(*row, classification)
+
+
+def record_delivery(session: Session, delivery_id: int, **values: Any) -> None:
+    session.execute(
+        update(Delivery).where(Delivery.id == delivery_id).values(claimed_until=None, **values)
+    )
+
+
+def due_delivery_ids(
+    session: Session, now: datetime, *, enqueued_before: datetime, limit: int
+) -> list[int]:
+    """Pending rows due now whose doorbell is older than `enqueued_before` (or never rung),
+    and claims that expired (a worker died mid-send). Marks them enqueued."""
+    stmt = (
+        select(Delivery.id)
+        .where(
+            or_(
+                and_(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < enqueued_before),
+                ),
+                and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until < now),
+            )
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )
+    if _is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    ids = list(session.scalars(stmt))
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(enqueued_at=now))
+    return ids
+
+
+def retry_failed(session: Session, now: datetime, delivery_ids: Sequence[int] = ()) -> int:
+    stmt = update(Delivery).where(Delivery.status == DeliveryStatus.FAILED)
+    if delivery_ids:
+        stmt = stmt.where(Delivery.id.in_(delivery_ids))
+    result = session.execute(
+        stmt.values(status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, enqueued_at=None)
+        .returning(Delivery.id)
+    )
+    return len(result.all())
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    delivery: Delivery
+    watchlist: str
+    article_title: str
+    article_url: str | None
+
+
+def list_deliveries(session: Session, status: str | None, limit: int) -> list[DeliveryRow]:
+    stmt = (
+        select(Delivery, Watchlist.name, Article.title, Article.url)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .join(Watchlist, Watchlist.id == Alert.watchlist_id)
+        .join(Article, Article.id == Alert.article_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    return [DeliveryRow(d, w, t, u) for d, w, t, u in session.execute(stmt).tuples()]
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    stmt = select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
+    return {status: int(n) for status, n in session.execute(stmt).tuples()}
+
+
+def load_feed_by_url(session: Session, url: str) -> Feed | None:
+    return session.scalars(select(Feed).where(Feed.url == url)).first()
