@@ -60,6 +60,8 @@ def create_app(settings: Settings) -> Celery:
         # Recycle children now and then; bounds any slow leak in parsers or libraries.
         worker_max_tasks_per_child=1000,
         worker_hijack_root_logger=False,
+        # console:// alerts print to stdout; keep it stdout rather than a log line.
+        worker_redirect_stdouts=False,
         timezone="UTC",
         enable_utc=True,
         beat_schedule={

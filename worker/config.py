@@ -223,6 +223,9 @@ def _check_names(model: CoopwatchConfig) -> list[tuple[tuple[str | int, ...], st
         if w.name in seen:
             problems.append((("watchlists", i, "name"), f"duplicate watchlist name {w.name!r}"))
         seen.add(w.name)
+        if not isinstance(w.mode, str):
+            # The schema is settled, the sender is not: refuse rather than send instantly.
+            problems.append((("watchlists", i, "mode"), "digest mode is not supported yet"))
     urls: set[str] = set()
     for i, f in enumerate(model.feeds):
         if f.url in urls:

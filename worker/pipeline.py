@@ -144,7 +144,7 @@ def _store_poll(
     try:
         parsed = parse_feed(
             result.body,
-            url=result.final_url,
+            url=feed.url,  # the configured URL: entry keys of relative guids stay stable
             content_type=result.content_type,
             max_entries=rt.settings.max_entries_per_poll,
         )

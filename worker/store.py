@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +37,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
@@ -47,6 +48,15 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    """Take SQLite's write lock at BEGIN: transactions queue up instead of failing with
+    "database is locked" when two writers upgrade their read locks at once. Claims, which
+    read then update, are then serialised as on PostgreSQL with FOR UPDATE."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
@@ -239,7 +249,7 @@ def load_unprocessed(session: Session, article_ids: Sequence[int]) -> list[tuple
         .where(Article.id.in_(article_ids), Article.processed_at.is_(None))
         .order_by(Article.id)
     )
-    return [(a, f) for a, f in session.execute(stmt).tuples()]
+    return [(a, f) for a, f in session.execute(stmt)]
 
 
 def save_classification(
@@ -309,7 +319,7 @@ def list_articles(
         stmt = stmt.where(Classification.is_cooperation.is_(True))
     if flt.since is not None:
         stmt = stmt.where(func.coalesce(Article.published_at, Article.fetched_at) >= flt.since)
-    rows = [(a, f, c) for a, f, c in session.execute(stmt).tuples()]
+    rows = [(a, f, c) for a, f, c in session.execute(stmt)]
     # JSON-array containment differs per database; the lists are short, filter here.
     if flt.partner:
         rows = [r for r in rows if r[2] is not None and flt.partner in r[2].partners]
@@ -335,7 +345,7 @@ def sync_watchlists(
         )
         session.execute(stmt)
     rows = session.execute(select(Watchlist.name, Watchlist.id).where(Watchlist.name.in_(definitions)))
-    return {name: wid for name, wid in rows.tuples()}
+    return {name: wid for name, wid in rows}
 
 
 def insert_alert(
@@ -417,7 +427,7 @@ def load_delivery_context(session: Session, delivery_id: int) -> DeliveryContext
         .join(Feed, Feed.id == Article.feed_id)
         .where(Delivery.id == delivery_id)
     )
-    row = session.execute(stmt).tuples().first()
+    row = session.execute(stmt).first()
     if row is None:
         return None
     classification = session.scalars(
@@ -493,12 +503,12 @@ def list_deliveries(session: Session, status: str | None, limit: int) -> list[De
     )
     if status:
         stmt = stmt.where(Delivery.status == status)
-    return [DeliveryRow(d, w, t, u) for d, w, t, u in session.execute(stmt).tuples()]
+    return [DeliveryRow(d, w, t, u) for d, w, t, u in session.execute(stmt)]
 
 
 def delivery_counts(session: Session) -> dict[str, int]:
     stmt = select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
-    return {status: int(n) for status, n in session.execute(stmt).tuples()}
+    return {status: int(n) for status, n in session.execute(stmt)}
 
 
 def load_feed_by_url(session: Session, url: str) -> Feed | None:
