@@ -39,8 +39,11 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings) -> Celery:
     app = Celery("coopwatch", include=["worker.tasks"])
+    broker_url = settings.broker_url
+    if broker_url == "filesystem://":
+        broker_url = "filesystem://localhost//"  # kombu warns about a URL without a host
     app.conf.update(
-        broker_url=settings.broker_url,
+        broker_url=broker_url,
         broker_transport_options=broker_options(settings),
         broker_connection_retry_on_startup=True,
         # JSON only: tasks take ids, never pickled objects.

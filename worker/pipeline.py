@@ -55,6 +55,10 @@ class Runtime:
         for w in self.config.watchlists:
             self.rules[w.name] = CompiledRule(watch_rule(w))
 
+    def close(self) -> None:
+        """Close the database connections (a process that forks or exits calls this)."""
+        self.sessions.kw["bind"].dispose()
+
     @property
     def fetch_policy(self) -> FetchPolicy:
         s = self.settings

@@ -29,7 +29,7 @@ def runtime() -> Runtime:
 def reset_runtime() -> None:
     global _runtime  # noqa: PLW0603
     if _runtime is not None:
-        _runtime.sessions.kw["bind"].dispose(close=False)
+        _runtime.close()
     _runtime = None
 
 

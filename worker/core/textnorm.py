@@ -2,8 +2,12 @@
 
 Folds case, Latin diacritics (Latin letters only: folding Cyrillic would turn й into и),
 Arabic harakat and tatweel, Arabic/Persian letter variants (أإآٱ→ا, ى/ی/ئ→ي, ة/ۀ→ه, ك/ک→ک),
-ZWNJ to space, and Arabic-Indic/Persian digits to ASCII. Every output character maps back to
-one input character, so evidence offsets can be recovered.
+ZWNJ to space, typographic apostrophes to ', and Arabic-Indic/Persian digits to ASCII. Control
+characters other than tab and newline become spaces. Every output character maps back to one
+input character, so evidence offsets can be recovered.
+
+Each input character is folded on its own, so the fold of a character is computed once and
+cached; `normalize` then runs as one `str.translate` call.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ _MAP = {
     "ة": "ه", "ۀ": "ه", "ە": "ه",
     "ك": "ک", "ؤ": "و",
     "\u200c": " ",
+    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'",
 }
 for _i, _d in enumerate("٠١٢٣٤٥٦٧٨٩"):
     _MAP[_d] = str(_i)
@@ -32,6 +37,8 @@ def _fold_char(ch: str) -> str:
     mapped = _MAP.get(ch)
     if mapped is not None:
         return mapped
+    if code < 0x20 and ch not in "\t\n":
+        return " "
     if code < 0x250 and not ch.isascii():
         # Latin-1 supplement and Latin Extended-A/B: strip combining accents.
         base = unicodedata.normalize("NFD", ch)
@@ -40,17 +47,36 @@ def _fold_char(ch: str) -> str:
     return folded if len(folded) == 1 else ch.lower()
 
 
+def _fold_raw(raw: str) -> str:
+    """The normalised form of one input character (NFKC first for non-ASCII)."""
+    chars = unicodedata.normalize("NFKC", raw) if ord(raw) > 0x7F else raw
+    return "".join(_fold_char(ch) for ch in chars)
+
+
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table that folds each code point on first use and remembers it."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_raw(chr(code))
+        self[code] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Return the normalised text and, for each output character, its index in `text`."""
-    out: list[str] = []
+    table = _TABLE
+    pieces = [table[ord(raw)] for raw in text]
     offsets: list[int] = []
-    for i, raw in enumerate(text):
-        for ch in unicodedata.normalize("NFKC", raw) if ord(raw) > 0x7F else raw:
-            for folded in _fold_char(ch):
-                out.append(folded)
-                offsets.append(i)
-    return "".join(out), offsets
+    for i, piece in enumerate(pieces):
+        if len(piece) == 1:
+            offsets.append(i)
+        elif piece:
+            offsets.extend([i] * len(piece))
+    return "".join(pieces), offsets
 
 
 def normalize(text: str) -> str:
-    return normalize_with_offsets(text)[0]
+    return text.translate(_TABLE)

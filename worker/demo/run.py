@@ -128,7 +128,7 @@ def run_demo(keep: Path | None = None) -> int:
         migrations.upgrade(settings.database_url)
         print(f"coopwatch demo: {len(feed_files)} sample feeds at {base_url}, files in {folder}")
         worker = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
-            [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+            [sys.executable, "-m", "celery", "--quiet", "-A", "worker.celery_app", "worker",
              "--pool=solo", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
              "--without-mingle"],
             env=_env(settings),

@@ -1,0 +1,236 @@
+"""The pipeline end to end in one process: real database (SQLite and PostgreSQL), feeds over
+real HTTP from a local server, alerts through real Apprise to a local webhook receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from models import Article, Classification, Delivery, DeliveryStatus, Feed, FeedStatus
+from tests.support.feed_server import FeedSite, feed_server, rss
+from tests.support.webhook_sink import WebhookSink, running_webhook_sink
+from worker import pipeline, store
+from worker.runtime import build_runtime
+from worker.settings import Settings
+
+pytestmark = pytest.mark.timeout(120)
+
+IR_CN = {
+    "guid": "ir-cn-1",
+    "title": "Iran and China sign memorandum of understanding on artificial intelligence",
+    "description": (
+        "Iran's Minister of Communications and China's ambassador in Tehran signed a memorandum "
+        "of understanding on cooperation in artificial intelligence and 5G networks on Monday."
+    ),
+}
+IR_RU = {
+    "guid": "ir-ru-1",
+    "title": "Iranian and Russian technology companies hold first joint meeting in Moscow",
+    "description": (
+        "The first joint meeting of Iranian and Russian technology companies was held in Moscow "
+        "to expand cooperation between the two countries in cybersecurity and data centres."
+    ),
+}
+WEATHER = {
+    "guid": "weather-1",
+    "title": "Heavy rain expected in Tehran on Friday",
+    "description": "The national weather service forecasts heavy rain and cooler temperatures.",
+}
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def site() -> Iterator[FeedSite]:
+    with feed_server() as s:
+        yield s
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    with running_webhook_sink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def runtimes() -> Iterator[list[pipeline.Runtime]]:
+    made: list[pipeline.Runtime] = []
+    yield made
+    for rt in made:
+        rt.close()
+
+
+def make_runtime(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+    *,
+    first_poll: bool = True,
+) -> pipeline.Runtime:
+    config = {
+        "feeds": [{"url": site.url("/news.xml"), "name": "Test News"}],
+        "watchlists": [
+            {
+                "name": "iran-china",
+                "match": {"partners": ["IR", "CN"]},
+                "notify": [f"json://{webhook.hostport}/iran-china"],
+            },
+            {
+                "name": "iran-russia",
+                "match": {"partners_any": ["IR+RU"]},
+                "notify": [f"json://{webhook.hostport}/iran-russia"],
+            },
+        ],
+    }
+    path = tmp_path / "coopwatch.yaml"
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    settings = Settings(
+        database_url=db_url,
+        config=path,
+        allow_private_addresses="127.0.0.1",
+        alert_on_first_poll=first_poll,
+        delivery_backoff_seconds=10,
+        delivery_max_attempts=3,
+    )
+    rt = build_runtime(settings)
+    clock = Clock(datetime.now(UTC))
+    runtimes.append(pipeline.Runtime(rt.settings, rt.config, rt.sessions, rt.notifier, clock))
+    return runtimes[-1]
+
+
+def paths(webhook: WebhookSink) -> list[str]:
+    return sorted(d.path for d in webhook.deliveries)
+
+
+def test_poll_classify_match_deliver_and_never_twice(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN, IR_RU, WEATHER]))
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+
+    summary = pipeline.run_cycle(rt)
+
+    assert summary.ok, summary
+    assert summary.feeds_polled == 1 and summary.new_articles == 3
+    assert paths(webhook) == ["/iran-china", "/iran-russia"]
+    bodies = {d.path: d.json() for d in webhook.deliveries}
+    assert "memorandum" in bodies["/iran-china"]["message"].lower()
+    with rt.sessions.begin() as s:
+        coop = s.scalar(select(func.count(Classification.id)).where(Classification.is_cooperation))
+        assert coop == 2
+        assert s.scalar(select(func.count(Article.id)).where(Article.processed_at.is_(None))) == 0
+
+    # Polled again once due: the server answers 304, nothing new, nothing sent twice.
+    assert isinstance(rt.clock, Clock)
+    rt.clock.advance(hours=7)
+    again = pipeline.run_cycle(rt)
+    assert again.feeds_polled == 1 and again.new_articles == 0
+    assert site.not_modified == 1
+    assert paths(webhook) == ["/iran-china", "/iran-russia"]
+
+    # A new item appears next to the old ones: only it is alerted.
+    second = dict(IR_CN, guid="ir-cn-2", title=IR_CN["title"] + " (second round)")
+    site.put("/news.xml", rss([second, IR_CN, IR_RU, WEATHER]))
+    rt.clock.advance(hours=7)
+    third = pipeline.run_cycle(rt)
+    assert third.new_articles == 1
+    assert paths(webhook) == ["/iran-china", "/iran-china", "/iran-russia"]
+
+
+def test_the_backlog_of_a_new_feed_is_stored_without_alerts(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN, WEATHER]))
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, first_poll=False)
+    first = pipeline.run_cycle(rt)
+    assert first.new_articles == 2 and webhook.deliveries == []
+    site.put("/news.xml", rss([IR_RU, IR_CN, WEATHER]))
+    assert isinstance(rt.clock, Clock)
+    rt.clock.advance(hours=7)
+    pipeline.run_cycle(rt)
+    assert paths(webhook) == ["/iran-russia"]
+
+
+def test_a_failing_receiver_is_retried_with_backoff_then_failed(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN]))
+    webhook.mode = "error"
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    summary = pipeline.run_cycle(rt)
+    assert not summary.ok and summary.deliveries == {"pending": 1}
+    with rt.sessions.begin() as s:
+        row = s.scalars(select(Delivery)).one()
+        assert row.status == DeliveryStatus.PENDING and row.attempts == 1
+        assert row.last_error and "500" in row.last_error
+        first_retry = row.next_attempt_at
+    assert first_retry - rt.clock() == timedelta(seconds=10)
+    assert isinstance(rt.clock, Clock)
+    for expected_status in ("pending", "failed"):
+        rt.clock.now = first_retry + timedelta(hours=1)
+        pipeline.run_cycle(rt)
+        with rt.sessions.begin() as s:
+            row = s.scalars(select(Delivery)).one()
+            first_retry = row.next_attempt_at
+        assert row.status == expected_status
+    assert row.attempts == 3
+    # The receiver recovers; an operator retries the failed alert.
+    assert len(webhook.deliveries) == 3  # three refused attempts
+    webhook.mode = "ok"
+    with rt.sessions.begin() as s:
+        assert store.retry_failed(s, rt.clock()) == 1
+    assert pipeline.run_cycle(rt).deliveries == {"sent": 1}
+    assert paths(webhook) == ["/iran-china"] * 4
+
+
+def test_a_broken_feed_is_recorded_and_does_not_stop_the_others(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN]))
+    site.put("/broken.xml", b"<html><body>not a feed</body></html>", "text/html")
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    with rt.sessions.begin() as s:
+        store.add_feeds(s, [store.FeedSpec(site.url("/broken.xml"))], rt.clock())
+        store.add_feeds(s, [store.FeedSpec(site.url("/missing.xml"))], rt.clock())
+    summary = pipeline.run_cycle(rt)
+    assert set(summary.feeds_failed) == {site.url("/broken.xml"), site.url("/missing.xml")}
+    assert paths(webhook) == ["/iran-china"]
+    with rt.sessions.begin() as s:
+        feeds = {f.url: f for f in s.scalars(select(Feed))}
+    broken, missing = feeds[site.url("/broken.xml")], feeds[site.url("/missing.xml")]
+    assert broken.status == FeedStatus.ERROR and broken.last_error_kind == "not_a_feed"
+    assert missing.last_error_kind == "http_4xx" and missing.error_count == 1
+    assert missing.next_check_at > rt.clock()
