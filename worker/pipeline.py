@@ -197,7 +197,7 @@ def _record_success(
     values["next_check_at"] = next_check(
         now=now,
         bounds=rt.bounds,
-        feed_key=feed.url,
+        feed_key=str(feed.id),
         entry_times=entry_times,
         ttl_minutes=parsed.ttl_minutes if parsed else feed.ttl_minutes,
         max_age=result.max_age,
@@ -243,7 +243,7 @@ def _record_failure(
         next_check_at=next_check(
             now=now,
             bounds=rt.bounds,
-            feed_key=feed.url,
+            feed_key=str(feed.id),
             retry_after=result.retry_after,
             error_count=errors,
         ),

@@ -50,7 +50,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     notifier = AppriseNotifier(
         timeout=settings.delivery_timeout_seconds,
         allow_private=allow,
-        url_guard=lambda url: check_url(url, allow),
+        url_guard=lambda url: check_url(url, allow, resolve=True),
     )
     return Runtime(
         settings=settings,

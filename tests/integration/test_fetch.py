@@ -1,7 +1,7 @@
 """The fetch adapter against a real HTTP server on 127.0.0.1 started by these tests.
 
-The server lives in this file (not in ``tests/support``) because ``tests`` is not importable from
-test modules with the current pytest configuration (no ``pythonpath``/``__init__`` chain).
+The server lives in this file because it misbehaves on purpose (trickles, loops, bombs, counts
+concurrent requests); ``tests/support/feed_server.py`` serves well-behaved feeds for the pipeline.
 """
 
 from __future__ import annotations
