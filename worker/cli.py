@@ -182,7 +182,7 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     settings = _settings()
     with _sessions(settings).begin() as session:
         rows = store.list_feeds(session)
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "id": r.feed.id,
                 "url": r.feed.url,
@@ -201,8 +201,10 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     if as_json:
         _print_json_lines(records)
         return
-    typer.echo(f"{'id':>4} {'status':8} {'items':>6} {'coop':>5} {'errors':>6}  "
-               f"{'last polled':20} {'next check':20} url / last error")
+    typer.echo(
+        f"{'id':>4} {'status':8} {'items':>6} {'coop':>5} {'errors':>6}  "
+        f"{'last polled':20} {'next check':20} url / last error"
+    )
     for r in records:
         typer.echo(
             f"{r['id']:>4} {r['status']:8} {r['items']:>6} {r['cooperation']:>5} {r['errors']:>6}  "
@@ -255,8 +257,10 @@ def articles_list(
         c = r["classification"] or {}
         mark = "●" if c.get("is_cooperation") else "·"
         tags = " ".join(c.get("partners", [])) + " | " + ",".join(c.get("sectors", []))
-        typer.echo(f"{mark} {r['id']:>5} {_short(r['published']):16} [{c.get('lang', '?')}] "
-                   f"{r['title'][:90]}  ({tags}; {c.get('event_type') or '-'})")
+        typer.echo(
+            f"{mark} {r['id']:>5} {_short(r['published']):16} [{c.get('lang', '?')}] "
+            f"{r['title'][:90]}  ({tags}; {c.get('event_type') or '-'})"
+        )
 
 
 def _article_record(article: Any, feed: Any, c: Any) -> dict[str, Any]:
@@ -290,7 +294,7 @@ def alerts_list(
     """Alerts per destination: status, attempts, last error, delivery time."""
     settings = _settings()
     with _sessions(settings).begin() as session:
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "id": r.delivery.id,
                 "alert_id": r.delivery.alert_id,
@@ -311,8 +315,10 @@ def alerts_list(
         return
     for r in records:
         when = r["sent_at"] or f"next {r['next_attempt_at']}"
-        typer.echo(f"{r['id']:>5} {r['status']:8} x{r['attempts']} {r['watchlist']:20} "
-                   f"{r['target'][:40]:40} {_short(when)}  {r['title'][:60]}")
+        typer.echo(
+            f"{r['id']:>5} {r['status']:8} x{r['attempts']} {r['watchlist']:20} "
+            f"{r['target'][:40]:40} {_short(when)}  {r['title'][:60]}"
+        )
         if r["last_error"]:
             typer.echo(f"{'':>6}└ {r['last_error']}")
 
@@ -356,7 +362,7 @@ def classify_cmd(source: Annotated[str, typer.Argument(help="JSONL file or -")] 
 @app.command("eval")
 def eval_cmd(
     source: str,
-    errors: Annotated[bool, typer.Option(help="List the errors with their evidence.")] = True,
+    max_errors: Annotated[int, typer.Option(help="How many errors to list (0: none).")] = 200,
 ) -> None:
     """Score the classifier on a labelled JSONL file (metrics of shared/eval/LABELS.md)."""
     from worker.core.classifier import classify  # noqa: PLC0415
@@ -367,7 +373,7 @@ def eval_cmd(
         str(g["id"]): classify(g.get("title") or "", g.get("text") or "", g.get("lang"))
         for g in gold
     }
-    typer.echo(format_report(evaluate(gold, predictions), show_errors=errors))
+    typer.echo(format_report(evaluate(gold, predictions), max_errors=max_errors))
 
 
 # -- presentation -------------------------------------------------------------------------

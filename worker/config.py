@@ -20,10 +20,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from worker.core.match import WatchRule
 
 SECTORS = frozenset(
-    "ai telecom cybersecurity e_government digital_economy data_centers space energy transport "
-    "health_biotech nanotech agritech research_education innovation post".split()
+    [
+        "ai",
+        "telecom",
+        "cybersecurity",
+        "e_government",
+        "digital_economy",
+        "data_centers",
+        "space",
+        "energy",
+        "transport",
+        "health_biotech",
+        "nanotech",
+        "agritech",
+        "research_education",
+        "innovation",
+        "post",
+    ]
 )
-EVENT_TYPES = frozenset("agreement joint_body visit meeting event intent".split())
+EVENT_TYPES = frozenset(["agreement", "joint_body", "visit", "meeting", "event", "intent"])
 _ISO2 = re.compile(r"^[A-Z]{2}$")
 _LANG = re.compile(r"^[a-z]{2,3}$")
 
@@ -235,7 +250,9 @@ def _check_names(model: CoopwatchConfig) -> list[tuple[tuple[str | int, ...], st
 
 
 def _describe(
-    source: str, lines: dict[tuple[str | int, ...], int], problems: list[tuple[tuple[Any, ...], str]]
+    source: str,
+    lines: dict[tuple[str | int, ...], int],
+    problems: list[tuple[tuple[Any, ...], str]],
 ) -> str:
     out = []
     for loc, msg in problems:

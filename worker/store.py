@@ -49,7 +49,7 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
-    dbapi_conn.isolation_level = None  # type: ignore[attr-defined]
+    dbapi_conn.isolation_level = None
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
@@ -127,9 +127,7 @@ def claim_due_feeds(
         return token, []
     claimed = session.execute(
         update(Feed)
-        .where(
-            Feed.id.in_(ids), or_(Feed.claimed_until.is_(None), Feed.claimed_until < now)
-        )
+        .where(Feed.id.in_(ids), or_(Feed.claimed_until.is_(None), Feed.claimed_until < now))
         .values(claimed_until=now + lease, claim_token=token)
         .returning(Feed.id)
     )
@@ -319,7 +317,9 @@ def list_articles(
         stmt = stmt.where(Classification.is_cooperation.is_(True))
     if flt.since is not None:
         stmt = stmt.where(func.coalesce(Article.published_at, Article.fetched_at) >= flt.since)
-    rows = [(a, f, c) for a, f, c in session.execute(stmt)]
+    rows: list[tuple[Article, Feed, Classification | None]] = [
+        (a, f, c) for a, f, c in session.execute(stmt)
+    ]
     # JSON-array containment differs per database; the lists are short, filter here.
     if flt.partner:
         rows = [r for r in rows if r[2] is not None and flt.partner in r[2].partners]
@@ -344,7 +344,9 @@ def sync_watchlists(
             set_={"definition": stmt.excluded.definition, "updated_at": stmt.excluded.updated_at},
         )
         session.execute(stmt)
-    rows = session.execute(select(Watchlist.name, Watchlist.id).where(Watchlist.name.in_(definitions)))
+    rows = session.execute(
+        select(Watchlist.name, Watchlist.id).where(Watchlist.name.in_(definitions))
+    )
     return {name: wid for name, wid in rows}
 
 
@@ -358,7 +360,8 @@ def insert_alert(
         .on_conflict_do_nothing(index_elements=["watchlist_id", "article_id"])
         .returning(Alert.id)
     )
-    return session.scalar(stmt)
+    alert_id: int | None = session.scalar(stmt)
+    return alert_id
 
 
 def insert_deliveries(
@@ -478,8 +481,9 @@ def retry_failed(session: Session, now: datetime, delivery_ids: Sequence[int] = 
     if delivery_ids:
         stmt = stmt.where(Delivery.id.in_(delivery_ids))
     result = session.execute(
-        stmt.values(status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, enqueued_at=None)
-        .returning(Delivery.id)
+        stmt.values(
+            status=DeliveryStatus.PENDING, next_attempt_at=now, attempts=0, enqueued_at=None
+        ).returning(Delivery.id)
     )
     return len(result.all())
 

@@ -52,7 +52,7 @@ def atom(items: list[tuple[str, str, str]], lang: str) -> bytes:
     from xml.sax.saxutils import escape  # noqa: PLC0415
 
     body = "".join(
-        f'<entry><id>urn:x:{escape(g)}</id><title>{escape(t)}</title>'
+        f"<entry><id>urn:x:{escape(g)}</id><title>{escape(t)}</title>"
         f'<link href="https://news.example/{escape(g)}"/><updated>2026-11-02T10:00:00Z</updated>'
         f"<summary>{escape(d)}</summary></entry>"
         for g, t, d in items
@@ -104,7 +104,7 @@ EN_WEATHER = (
 FR_FOOTBALL = (
     "fr-foot",
     "Football : Esteghlal bat Persépolis dans le derby de Téhéran",
-    "Le club d'Esteghlal a battu Persépolis deux buts à un dimanche soir devant 80 000 spectateurs.",
+    "Le club d'Esteghlal a battu Persépolis deux buts à un dimanche soir, devant le public.",
 )
 
 
@@ -125,7 +125,7 @@ def services() -> Iterator[tuple[FeedSite, SmtpSink, WebhookSink]]:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args],
         env=env,
         cwd=ROOT,
@@ -147,13 +147,12 @@ def test_worker_and_beat_on_redis_and_postgres_deliver_each_alert_once(
     tmp_path: Path, pg_url: str, redis_url: str, services: tuple[FeedSite, SmtpSink, WebhookSink]
 ) -> None:
     site, smtp, hook = services
-    ar_ir_cn, ar_ir_rs = seed("000"), seed("003")
-    site.put("/ar.xml", rss2([("ar-ir-cn", *ar_ir_cn), ("ar-weather", "طقس", "أمطار غزيرة في طهران")], "ar"))
+    ar_ir_cn = seed("000")
+    ar_weather = ("ar-weather", "طقس الجمعة", "أمطار غزيرة متوقعة في طهران يوم الجمعة")
+    site.put("/ar.xml", rss2([("ar-ir-cn", *ar_ir_cn), ar_weather], "ar"))
     site.put("/fr.atom", atom([FR_IR_CN, FR_FOOTBALL], "fr"), "application/atom+xml")
     site.put("/en.rdf", rss1([EN_IR_RS, EN_WEATHER]), "application/rdf+xml")
-    mail = (
-        f"mailto://cw:CANARY-pass@127.0.0.1:{smtp.port}?to=desk@example.org&from=cw@example.org"
-    )
+    mail = f"mailto://cw:CANARY-pass@127.0.0.1:{smtp.port}?to=desk@example.org&from=cw@example.org"
     config = {
         "feeds": [{"url": site.url(p)} for p in ("/ar.xml", "/fr.atom", "/en.rdf")],
         "watchlists": [
@@ -208,7 +207,9 @@ def test_worker_and_beat_on_redis_and_postgres_deliver_each_alert_once(
     try:
         with sessions.begin() as s:
             assert s.scalar(select(func.count(Article.id))) == 6
-            assert s.scalar(select(func.count(Article.id)).where(Article.processed_at.is_(None))) == 0
+            assert (
+                s.scalar(select(func.count(Article.id)).where(Article.processed_at.is_(None))) == 0
+            )
             assert all(f.error_count == 0 for f in s.scalars(select(Feed)))
     finally:
         engine.dispose()

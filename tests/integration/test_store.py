@@ -51,7 +51,9 @@ def test_add_feeds_is_idempotent_by_url(sessions: sessionmaker[Session]) -> None
     with sessions.begin() as s:
         first = store.add_feeds(s, [store.FeedSpec("https://a.example/rss")], NOW)
         again = store.add_feeds(
-            s, [store.FeedSpec("https://a.example/rss"), store.FeedSpec("https://b.example/rss")], NOW
+            s,
+            [store.FeedSpec("https://a.example/rss"), store.FeedSpec("https://b.example/rss")],
+            NOW,
         )
     assert len(first) == 1
     assert len(again) == 1 and again[0] != first[0]
@@ -60,7 +62,9 @@ def test_add_feeds_is_idempotent_by_url(sessions: sessionmaker[Session]) -> None
 def test_insert_new_articles_returns_only_what_it_inserted(sessions: sessionmaker[Session]) -> None:
     feed_id = add_feed(sessions)
     with sessions.begin() as s:
-        first = store.insert_new_articles(s, feed_id, [entry("a"), entry("b")], NOW, suppress_alerts=False)
+        first = store.insert_new_articles(
+            s, feed_id, [entry("a"), entry("b")], NOW, suppress_alerts=False
+        )
     with sessions.begin() as s:
         second = store.insert_new_articles(
             s, feed_id, [entry("b"), entry("c"), entry("c")], NOW, suppress_alerts=False
@@ -144,12 +148,16 @@ def test_stale_claim_token_cannot_release_a_feed(sessions: sessionmaker[Session]
 def _alert_with_delivery(sessions: sessionmaker[Session]) -> tuple[int, list[int]]:
     feed_id = add_feed(sessions)
     with sessions.begin() as s:
-        [article_id] = store.insert_new_articles(s, feed_id, [entry("a")], NOW, suppress_alerts=False)
+        [article_id] = store.insert_new_articles(
+            s, feed_id, [entry("a")], NOW, suppress_alerts=False
+        )
         wl = store.sync_watchlists(s, {"w": {"match": {}}}, NOW)
         alert_id = store.insert_alert(s, wl["w"], article_id, "cooperation", NOW)
         assert alert_id is not None
         assert store.insert_alert(s, wl["w"], article_id, "again", NOW) is None
-        deliveries = store.insert_deliveries(s, alert_id, [("k1", "json://a"), ("k2", "json://b")], NOW)
+        deliveries = store.insert_deliveries(
+            s, alert_id, [("k1", "json://a"), ("k2", "json://b")], NOW
+        )
         again = store.insert_deliveries(s, alert_id, [("k1", "json://a")], NOW)
     assert again == []
     return alert_id, deliveries
@@ -160,7 +168,9 @@ def test_alerts_and_deliveries_are_unique(sessions: sessionmaker[Session]) -> No
     assert len(deliveries) == 2
 
 
-def test_a_delivery_is_claimed_once_until_its_lease_expires(sessions: sessionmaker[Session]) -> None:
+def test_a_delivery_is_claimed_once_until_its_lease_expires(
+    sessions: sessionmaker[Session],
+) -> None:
     _, [d1, _] = _alert_with_delivery(sessions)
     lease = timedelta(minutes=5)
     with sessions.begin() as s:
@@ -168,7 +178,9 @@ def test_a_delivery_is_claimed_once_until_its_lease_expires(sessions: sessionmak
     with sessions.begin() as s:
         assert not store.claim_delivery(s, d1, NOW + timedelta(minutes=1), lease)
     with sessions.begin() as s:  # the worker died: the lease runs out, the sweeper sees it
-        assert d1 in store.due_delivery_ids(s, NOW + timedelta(minutes=6), enqueued_before=NOW, limit=10)
+        assert d1 in store.due_delivery_ids(
+            s, NOW + timedelta(minutes=6), enqueued_before=NOW, limit=10
+        )
         assert store.claim_delivery(s, d1, NOW + timedelta(minutes=6), lease)
         row = s.get(Delivery, d1)
         assert row is not None and row.attempts == 2 and row.status == DeliveryStatus.SENDING

@@ -57,10 +57,25 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
 def match(compiled: CompiledRule, item: MatchItem, normalized_text: str) -> str | None:
     """Return why the rule matched (one clause per criterion), or None.
 
-    `normalized_text` is `normalize(title + "\\n" + text)`, computed once per article.
+    `normalized_text` is `normalize(title + "\n" + text)`, computed once per article.
     """
-    rule, res = compiled.rule, item.result
     reasons: list[str] = []
+    for clause in (_cooperation_clause, _partner_clause, _set_clauses):
+        found = clause(compiled.rule, item)
+        if found is None:
+            return None
+        reasons.extend(found)
+    if compiled.rule.keywords:
+        hits = [k for k, pattern in compiled.keyword_patterns if pattern.search(normalized_text)]
+        if not hits:
+            return None
+        reasons.append("keyword " + ", ".join(repr(k) for k in hits))
+    return "; ".join(reasons)
+
+
+def _cooperation_clause(rule: WatchRule, item: MatchItem) -> list[str] | None:
+    res = item.result
+    reasons = []
     if rule.cooperation_only:
         if not res.is_cooperation:
             return None
@@ -69,7 +84,12 @@ def match(compiled: CompiledRule, item: MatchItem, normalized_text: str) -> str 
         return None
     if rule.min_score:
         reasons.append(f"score {res.score:.2f} >= {rule.min_score:.2f}")
-    partners = set(res.partners)
+    return reasons
+
+
+def _partner_clause(rule: WatchRule, item: MatchItem) -> list[str] | None:
+    partners = set(item.result.partners)
+    reasons = []
     if rule.partners_all:
         if not rule.partners_all <= partners:
             return None
@@ -79,21 +99,22 @@ def match(compiled: CompiledRule, item: MatchItem, normalized_text: str) -> str 
         if hit is None:
             return None
         reasons.append("partners " + "+".join(sorted(hit)))
+    return reasons
+
+
+def _set_clauses(rule: WatchRule, item: MatchItem) -> list[str] | None:
+    res = item.result
     clauses = (
         ("sectors", rule.sectors, set(res.sectors)),
         ("event type", rule.event_types, {res.event_type} if res.event_type else set()),
         ("language", rule.languages, {res.lang}),
         ("feed", rule.feeds, {item.feed_url} | ({item.feed_name} if item.feed_name else set())),
     )
+    reasons = []
     for label, wanted, have in clauses:
         if wanted:
             common = wanted & have
             if not common:
                 return None
             reasons.append(f"{label} " + ",".join(sorted(common)))
-    if rule.keywords:
-        found = [k for k, pattern in compiled.keyword_patterns if pattern.search(normalized_text)]
-        if not found:
-            return None
-        reasons.append("keyword " + ", ".join(repr(k) for k in found))
-    return "; ".join(reasons)
+    return reasons

@@ -35,7 +35,7 @@ WAIT_SECONDS = 120
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -127,10 +127,21 @@ def run_demo(keep: Path | None = None) -> int:
         )
         migrations.upgrade(settings.database_url)
         print(f"coopwatch demo: {len(feed_files)} sample feeds at {base_url}, files in {folder}")
-        worker = subprocess.Popen(  # noqa: S603  (our own interpreter, fixed arguments)
-            [sys.executable, "-m", "celery", "--quiet", "-A", "worker.celery_app", "worker",
-             "--pool=solo", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
-             "--without-mingle"],
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--quiet",
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--pool=solo",
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             env=_env(settings),
         )
         try:
@@ -161,10 +172,15 @@ def _report(settings: Settings, done: bool) -> int:
     _, _, _, _, sent = _progress(settings)
     print("\n" + "─" * 72)
     for r in rows:
-        print(f"{r.feed.url}: {r.articles} articles, {r.cooperation} cooperation, "
-              f"status {r.feed.status}{' (' + (r.feed.last_error or '') + ')' if r.feed.last_error else ''}")
-    print(f"alerts delivered: {sent}, failed: {failed or 0}"
-          f"{'' if done else ' — the run did not finish in time'}  "
-          f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+        error = f" ({r.feed.last_error})" if r.feed.last_error else ""
+        print(
+            f"{r.feed.url}: {r.articles} articles, {r.cooperation} cooperation, "
+            f"status {r.feed.status}{error}"
+        )
+    print(
+        f"alerts delivered: {sent}, failed: {failed or 0}"
+        f"{'' if done else ' — the run did not finish in time'}  "
+        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
+    )
     print(f"look around: COOPWATCH_DATABASE_URL={settings.database_url} coopwatch articles list")
     return 0 if done and sent and not failed else 1
