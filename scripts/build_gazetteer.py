@@ -25,8 +25,33 @@ from pathlib import Path
 from babel import Locale
 
 LANGUAGES = ["ar", "fa", "fr", "en", "ru", "zh", "tr", "ur", "es", "it", "bs", "el", "de"]
-NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB", "XK", "AC", "CP", "DG", "EA", "IC",
-                 "TA", "UM", "JE", "GG", "IM", "BQ", "AQ", "BV", "HM", "TF", "IO", "SJ"}
+NOT_COUNTRIES = {
+    "EU",
+    "EZ",
+    "UN",
+    "QO",
+    "ZZ",
+    "XA",
+    "XB",
+    "XK",
+    "AC",
+    "CP",
+    "DG",
+    "EA",
+    "IC",
+    "TA",
+    "UM",
+    "JE",
+    "GG",
+    "IM",
+    "BQ",
+    "AQ",
+    "BV",
+    "HM",
+    "TF",
+    "IO",
+    "SJ",
+}
 OUT = Path(__file__).resolve().parents[1] / "worker/core/classifier/data/gazetteer.json"
 
 RU_ENDINGS = {
@@ -80,22 +105,34 @@ def entries_for(code: str, lang: str, name: str) -> list[dict[str, str]]:
     if lang == "ar":
         has_article = name.startswith("ال")
         stem = name[2:] if has_article else name
-        rows.append({"code": code, "lang": lang, "kind": "name", "form": stem,
-                     "affix": "article" if has_article else "word"})
+        rows.append(
+            {
+                "code": code,
+                "lang": lang,
+                "kind": "name",
+                "form": stem,
+                "affix": "article" if has_article else "word",
+            }
+        )
         if " " not in stem:
-            rows += [{"code": code, "lang": lang, "kind": "adjective", "form": adj,
-                      "affix": "nisba"} for adj in arabic_nisba(stem)]
+            rows += [
+                {"code": code, "lang": lang, "kind": "adjective", "form": adj, "affix": "nisba"}
+                for adj in arabic_nisba(stem)
+            ]
         return rows
     forms = [name]
     if lang == "ru":
         forms = inflect(name, RU_ENDINGS, CONSONANT_ENDINGS_RU, "оеиуыэюё")
     elif lang == "bs":
         forms = inflect(name, BS_ENDINGS, CONSONANT_ENDINGS_BS, "eiou")
-    rows += [{"code": code, "lang": lang, "kind": "name", "form": f, "affix": "word"}
-             for f in forms]
+    rows += [
+        {"code": code, "lang": lang, "kind": "name", "form": f, "affix": "word"} for f in forms
+    ]
     if lang in ("fa", "ur") and " " not in name:
-        rows += [{"code": code, "lang": lang, "kind": "adjective", "form": adj,
-                  "affix": "nisba"} for adj in persian_nisba(name)]
+        rows += [
+            {"code": code, "lang": lang, "kind": "adjective", "form": adj, "affix": "nisba"}
+            for adj in persian_nisba(name)
+        ]
     return rows
 
 
@@ -124,7 +161,14 @@ def main() -> int:
     head = json.dumps(data, ensure_ascii=False)[:-1]
     fields = ["code", "lang", "kind", "form", "affix"]
     lines = [json.dumps([r[f] for f in fields], ensure_ascii=False) for r in rows]  # type: ignore[attr-defined]
-    text = head + ', "fields": ' + json.dumps(fields) + ', "entries": [\n' + ",\n".join(lines) + "\n]}\n"
+    text = (
+        head
+        + ', "fields": '
+        + json.dumps(fields)
+        + ', "entries": [\n'
+        + ",\n".join(lines)
+        + "\n]}\n"
+    )
     OUT.write_text(text, encoding="utf-8")
     print(f"wrote {len(lines)} entries to {OUT}")
     return 0

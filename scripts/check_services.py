@@ -12,5 +12,7 @@ for name, (host, port) in SERVICES.items():
     except OSError as exc:
         missing.append(f"{name} at {host}:{port}: {exc}")
 if missing:
-    sys.exit("services unreachable (start them, see README 'Development'):\n  " + "\n  ".join(missing))
+    sys.exit(
+        "services unreachable (start them, see README 'Development'):\n  " + "\n  ".join(missing)
+    )
 print("services reachable: " + ", ".join(SERVICES))

@@ -26,7 +26,13 @@ from worker.core.errors import ErrorKind
 from worker.core.feeds import FeedParseError, ParsedFeed, body_hash, parse_feed
 from worker.core.match import CompiledRule, MatchItem, match
 from worker.core.redact import redact_text, redact_url, secrets_in_url
-from worker.core.render import AlertContext, TemplateSet, channel_for_target, channel_limit, render_alert
+from worker.core.render import (
+    AlertContext,
+    TemplateSet,
+    channel_for_target,
+    channel_limit,
+    render_alert,
+)
 from worker.core.schedule import ScheduleBounds, next_check
 from worker.core.textnorm import normalize
 from worker.settings import Settings
@@ -95,7 +101,9 @@ def schedule_due_feeds(rt: Runtime, *, max_batches: int = 20) -> list[FeedBatch]
     lease = timedelta(seconds=rt.settings.claim_timeout_seconds)
     batches: list[FeedBatch] = []
     with rt.sessions.begin() as session:
-        store.add_feeds(session, [store.FeedSpec(f.url, f.name, f.language) for f in rt.config.feeds], now)
+        store.add_feeds(
+            session, [store.FeedSpec(f.url, f.name, f.language) for f in rt.config.feeds], now
+        )
     for _ in range(max_batches):
         with rt.sessions.begin() as session:
             token, ids = store.claim_due_feeds(
@@ -263,7 +271,9 @@ def process_articles(rt: Runtime, article_ids: Sequence[int]) -> list[int]:
     with rt.sessions.begin() as session:
         watchlist_ids = store.sync_watchlists(session, _definitions(rt.config), now)
         for article, feed in store.load_unprocessed(session, article_ids):
-            result = classify(article.title, article.content or article.summary, _lang_hint(article, feed))
+            result = classify(
+                article.title, article.content or article.summary, _lang_hint(article, feed)
+            )
             store.save_classification(session, article.id, result, now)
             if not article.alerts_suppressed:
                 item = MatchItem(article.title, article.content, feed.name, feed.url, result)
@@ -404,7 +414,11 @@ def _record_outcome(
     now = rt.clock()
     if outcome.ok:
         store.record_delivery(
-            session, delivery_id, status=DeliveryStatus.SENT, sent_at=now, last_error=None,
+            session,
+            delivery_id,
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            last_error=None,
             last_error_kind=None,
         )
         return DeliveryOutcome(delivery_id, "sent")
@@ -434,7 +448,9 @@ class SweepOutcome:
     article_ids: list[int]
 
 
-def sweep(rt: Runtime, *, grace: timedelta = timedelta(seconds=60), limit: int = 500) -> SweepOutcome:
+def sweep(
+    rt: Runtime, *, grace: timedelta = timedelta(seconds=60), limit: int = 500
+) -> SweepOutcome:
     """Find work whose doorbell was lost: due outbox rows and articles never processed."""
     now = rt.clock()
     with rt.sessions.begin() as session:

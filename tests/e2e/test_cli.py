@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +48,7 @@ class Cli:
         self.env.update(extra_env or {})
 
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603
+        return subprocess.run(
             [COOPWATCH, *args],
             env=self.env,
             cwd=self.folder,
@@ -176,7 +176,7 @@ def test_classify_reads_json_lines_without_database_or_broker(tmp_path: Path) ->
 
 
 def test_demo_delivers_alerts_offline(tmp_path: Path) -> None:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [COOPWATCH, "demo", "--keep", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
@@ -210,7 +210,7 @@ def test_run_embedded_worker_and_scheduler_deliver_without_servers(
             ],
         }
     )
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [COOPWATCH, "run", "--concurrency=1", "--loglevel=WARNING"],
         env=cli.env,
         cwd=tmp_path,

@@ -33,7 +33,7 @@ class FeedSite:
 
 def _handler(site: FeedSite) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
@@ -93,7 +93,7 @@ def rss(items: list[dict[str, str]], *, title: str = "Test feed", lang: str = "e
     for item in items:
         parts.append(
             "<item>"
-            f"<guid isPermaLink=\"false\">{escape(item['guid'])}</guid>"
+            f'<guid isPermaLink="false">{escape(item["guid"])}</guid>'
             f"<title>{escape(item['title'])}</title>"
             f"<link>{escape(item.get('link', 'https://example.org/' + item['guid']))}</link>"
             f"<description>{escape(item['description'])}</description>"

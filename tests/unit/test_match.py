@@ -21,7 +21,7 @@ def result(
     return ClassifierResult(coop, score, partners, sectors, event, lang, (), "test")
 
 
-def item(text: str = "", res: ClassifierResult | None = None, feed: str = "Tehran Times") -> MatchItem:
+def item(text: str = "", res: ClassifierResult | None = None, feed: str = "TT") -> MatchItem:
     return MatchItem("title", text, feed, "https://example.org/rss", res or result())
 
 
@@ -37,7 +37,11 @@ def run(rule: WatchRule, it: MatchItem) -> str | None:
         (WatchRule("any", cooperation_only=False), result(coop=False), True),
         (WatchRule("p", partners_all=frozenset({"IR", "CN"})), result(), True),
         (WatchRule("p", partners_all=frozenset({"IR", "RU"})), result(), False),
-        (WatchRule("pair", partners_any=(frozenset({"IR", "RU"}), frozenset({"IR", "CN"}))), result(), True),
+        (
+            WatchRule("pair", partners_any=(frozenset({"IR", "RU"}), frozenset({"IR", "CN"}))),
+            result(),
+            True,
+        ),
         (WatchRule("pair", partners_any=(frozenset({"IR", "RU"}),)), result(), False),
         (WatchRule("s", sectors=frozenset({"ai", "space"})), result(), True),
         (WatchRule("s", sectors=frozenset({"space"})), result(), False),
@@ -47,7 +51,7 @@ def run(rule: WatchRule, it: MatchItem) -> str | None:
         (WatchRule("l", languages=frozenset({"fa"})), result(lang="en"), False),
         (WatchRule("m", min_score=0.9), result(score=0.8), False),
         (WatchRule("m", min_score=0.5), result(score=0.8), True),
-        (WatchRule("f", feeds=frozenset({"Tehran Times"})), result(), True),
+        (WatchRule("f", feeds=frozenset({"TT"})), result(), True),
         (WatchRule("f", feeds=frozenset({"https://example.org/rss"})), result(), True),
         (WatchRule("f", feeds=frozenset({"IRNA"})), result(), False),
     ],

@@ -1,0 +1,251 @@
+"""Classifier behaviour on short items written for these tests (not taken from the eval sets)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from worker.core.classifier import CLASSIFIER_VERSION, classify
+from worker.core.evaluation import evaluate
+
+DEV_SET = Path(__file__).parents[2].parent / "shared/eval/dev.jsonl"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    title: str
+    text: str
+    coop: bool
+    partners: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    event: str | None = None
+
+
+POSITIVES = [
+    Case(
+        "ar-agreement-clitics",
+        "إيران والصين توقعان مذكرة تفاهم في مجال الذكاء الاصطناعي",
+        "وقّع وزير الاتصالات الإيراني ونظيره الصيني في بكين مذكرة تفاهم للتعاون في الذكاء "
+        "الاصطناعي ومراكز البيانات. وأكد الجانبان أهمية التعاون بين طهران وبكين.",
+        True, ("CN", "IR"), ("ai", "data_centers"), "agreement",
+    ),
+    Case(
+        "ar-meeting-ambassador",
+        "وزير الاتصالات العراقي يبحث مع السفير الإيراني التعاون في الأمن السيبراني",
+        "بحث وزير الاتصالات العراقي مع السفير الإيراني في بغداد سبل توسيع التعاون الثنائي "
+        "في الأمن السيبراني والحكومة الإلكترونية.",
+        True, ("IQ", "IR"), ("cybersecurity", "e_government"), "meeting",
+    ),
+    Case(
+        "fa-agreement-arabic-letters",
+        "امضاي تفاهم‌نامه همكاري فضايي ايران و روسيه",
+        "سازمان فضايي ايران و روس‌كاسموس روسيه تفاهم‌نامه همكاري در زمينه ساخت ماهواره امضا كردند.",
+        True, ("IR", "RU"), ("space",), "agreement",
+    ),
+    Case(
+        "fa-visit",
+        "سفر وزیر ارتباطات به ارمنستان برای توسعه همکاری‌های فناوری",
+        "وزیر ارتباطات و فناوری اطلاعات ایران در سفر به ایروان با همتای ارمنستانی خود درباره "
+        "همکاری در هوش مصنوعی و فیبر نوری گفت‌وگو کرد.",
+        True, ("AM", "IR"), ("ai", "telecom"), "visit",
+    ),
+    Case(
+        "fr-agreement-adjectives",
+        "Le Sénégal et la Chine signent un accord sur la 5G",
+        "Le ministre sénégalais du Numérique et l'ambassadeur chinois ont signé mardi à Dakar "
+        "un accord de coopération pour le déploiement de la 5G et de la fibre optique.",
+        True, ("CN", "SN"), ("telecom",), "agreement",
+    ),
+    Case(
+        "fr-joint-body",
+        "Session de la commission mixte tuniso-algérienne sur la recherche scientifique",
+        "La commission mixte tuniso-algérienne de coopération scientifique a tenu sa session "
+        "à Alger ; les deux pays ont retenu douze projets de recherche conjoints entre "
+        "universités tunisiennes et algériennes.",
+        True, ("DZ", "TN"), ("research_education",), "joint_body",
+    ),
+    Case(
+        "en-visit",
+        "Vietnamese minister visits India to boost space cooperation",
+        "Vietnam's science minister arrived in New Delhi on Monday for a three-day visit "
+        "focused on satellite cooperation with India's space agency ISRO.",
+        True, ("IN", "VN"), ("space",), "visit",
+    ),
+    Case(
+        "en-intent",
+        "Kazakhstan ready to cooperate with Iran on nanotechnology",
+        "Kazakhstan's deputy science minister said his country is ready to expand cooperation "
+        "with Iran in nanotechnology and invited Iranian knowledge-based firms to Astana.",
+        True, ("IR", "KZ"), ("innovation", "nanotech"), "intent",
+    ),
+    Case(
+        "ru-agreement",
+        "Россия и Египет подписали соглашение о сотрудничестве в области атомной энергетики",
+        "Россия и Египет подписали в Каире соглашение о строительстве атомной электростанции "
+        "и подготовке египетских специалистов в российских университетах.",
+        True, ("EG", "RU"), ("energy", "research_education"), "agreement",
+    ),
+    Case(
+        "zh-fang-forms",
+        "中伊签署人工智能合作备忘录",
+        "中方与伊方在北京签署了人工智能和大数据领域合作备忘录。双方同意加强科技合作。",
+        True, ("CN", "IR"), ("ai", "data_centers"), "agreement",
+    ),
+    Case(
+        "tr-agreement-apostrophe",
+        "Türkiye ile Azerbaycan arasında siber güvenlik anlaşması imzalandı",
+        "Türkiye'nin ulaştırma bakanı ile Azerbaycan'ın dijital kalkınma bakanı Bakü'de siber "
+        "güvenlik alanında işbirliği anlaşması imzaladı.",
+        True, ("AZ", "TR"), ("cybersecurity",), "agreement",
+    ),
+]
+
+NEGATIVES = [
+    Case("ar-domestic-satellite", "إيران تطلق قمراً صناعياً محلي الصنع",
+         "أعلنت وكالة الفضاء الإيرانية إطلاق قمر صناعي صنع في جامعة طهران.", False),
+    Case("ar-oil-deal", "الصين توقع اتفاقاً نفطياً مع إيران",
+         "وقعت شركة نفط صينية اتفاقاً للتنقيب عن النفط والغاز في جنوب إيران.", False),
+    Case("ar-false-friends-mali-engineering",
+         "كلية الهندسة تحصل على دعم مالي",
+         "حصلت كلية الهندسة في الجامعة على دعم مالي لتطوير المختبرات في المحيط الهندي.", False),
+    Case("fa-domestic-mou", "امضای تفاهم‌نامه پارک فناوری و دانشگاه تبریز",
+         "پارک علم و فناوری آذربایجان شرقی و دانشگاه تبریز تفاهم‌نامه همکاری امضا کردند.", False),
+    Case("fr-reunion-false-friend", "La réunion du conseil scientifique de l'université",
+         "Lors de la réunion, les chercheurs ont présenté leurs projets d'intelligence "
+         "artificielle financés par la région.", False),
+    Case("en-sanctions", "US imposes new sanctions on Iranian drone makers",
+         "The Treasury sanctioned six Iranian firms and two Chinese suppliers accused of "
+         "providing drone parts, officials said.", False),
+    Case("en-football", "Iran and Qatar football federations sign MoU",
+         "The football federations of Iran and Qatar signed a memorandum on friendly matches "
+         "and coaching exchanges.", False),
+    Case("en-opinion", "Opinion: why China and Russia will dominate AI",
+         "In this opinion piece the author argues that cooperation between China and Russia in "
+         "artificial intelligence is reshaping the world order.", False),
+    Case("ru-cyberattack", "Хакеры атаковали сайты министерства",
+         "Иранские власти сообщили о хакерской атаке на сайты министерства связи.", False),
+    Case("zh-domestic", "伊朗发布国产人工智能平台",
+         "伊朗科技副总统宣布推出国产人工智能平台，以减少对外国技术的依赖。", False),
+    Case("tr-military", "Türkiye ve Irak askeri tatbikat düzenledi",
+         "Türk ve Irak askeri birlikleri terörle mücadele amacıyla ortak tatbikat yaptı.", False),
+]
+
+
+@pytest.mark.parametrize("case", POSITIVES + NEGATIVES, ids=lambda c: c.name)
+def test_detection_partners_sectors_event(case: Case) -> None:
+    result = classify(case.title, case.text)
+    assert result.is_cooperation is case.coop, result.details
+    assert result.partners == case.partners
+    if case.coop:
+        assert set(case.sectors) <= set(result.sectors), result.sectors
+        assert result.event_type == case.event
+    else:
+        assert result.sectors == ()
+        assert result.event_type is None
+    assert result.version == CLASSIFIER_VERSION
+
+
+@pytest.mark.parametrize("case", POSITIVES, ids=lambda c: c.name)
+def test_evidence_offsets_point_into_the_original_strings(case: Case) -> None:
+    result = classify(case.title, case.text)
+    assert result.evidence
+    for ev in result.evidence:
+        source = case.title if ev.field == "title" else case.text
+        assert source[ev.start : ev.end] == ev.text
+        assert ev.text.strip() == ev.text
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "lang"),
+    [
+        ("همکاری ایران و روسیه", "دو کشور بر توسعه همکاری‌های علمی تأکید کردند.", "fa"),
+        ("همكاري ايران و روسيه", "دو كشور بر توسعه همكاري‌هاي علمي تأكيد كردند.", "fa"),
+        ("التعاون بين إيران وروسيا", "أكد البلدان على تطوير التعاون العلمي.", "ar"),
+        ("Coopération entre l'Iran et la Russie", "Les deux pays ont signé un accord.", "fr"),
+        ("Iran and Russia cooperation", "The two countries signed an agreement.", "en"),
+        ("Сотрудничество России и Ирана", "Стороны подписали соглашение.", "ru"),
+        ("中伊合作", "双方签署了协议。", "zh"),
+        ("İran ile Rusya arasında işbirliği", "İki ülke bir anlaşma imzaladı.", "tr"),
+        ("ایران اور روس کے درمیان تعاون", "دونوں ملکوں نے معاہدے پر دستخط کیے۔", "ur"),
+    ],
+)
+def test_language_guess(title: str, text: str, lang: str) -> None:
+    assert classify(title, text).lang == lang
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ("وإيران", "IR"), ("بالصين", "CN"), ("الإيرانية", "IR"), ("ایرانی‌ها", "IR"),
+        ("الصيني", "CN"), ("chinois", "CN"), ("китайской", "CN"), ("Çinli", "CN"),
+        ("中方", "CN"), ("بكين", "CN"), ("Pékin", "CN"), ("Moscou", "RU"), ("Tehran", "IR"),
+        ("России", "RU"), ("Россией", "RU"), ("İran'ın", "IR"), ("الجمهورية الإسلامية", "IR"),
+        ("روس‌کاسموس", "RU"), ("Huawei", "CN"),
+    ],
+)
+def test_country_forms(form: str, code: str) -> None:
+    result = classify(form, "")
+    assert code in result.details["salience"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["la réunion", "المالي", "الهندسة", "المحيط الهندي", "بالأولوية", "الترکيز", "دعم مالي",
+     "us and them", "china plates", "Indian Ocean", "آذربایجان شرقی"],
+)
+def test_false_friends_are_not_countries(text: str) -> None:
+    assert classify(text, "").details["salience"] == {}
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("", ""),
+        ("<b>Iran &amp; China</b>", "<p>Iran and China signed an <i>agreement</i> on AI.</p>"),
+        ("x" * 10, "Iran and Russia cooperate in AI. " * 40_000),
+        ("\x00\x01\x02", "\x07\x08 Iran \x1b[0m China\ufeff\u200b"),
+        ("Iran Иран 伊朗 إيران", "mixed scripts ... 。！？؟"),
+        ("\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"), "\uffff"),
+    ],
+)
+def test_robust_to_bad_input(title: str, text: str) -> None:
+    result = classify(title, text)
+    for ev in result.evidence:
+        source = title if ev.field == "title" else text
+        assert source[ev.start : ev.end] == ev.text
+    json.dumps(result.to_json())
+
+
+def test_long_text_is_capped_and_said_so() -> None:
+    result = classify("Iran and Russia", "Iran and Russia cooperate in AI. " * 40_000)
+    assert "truncated_to_chars" in result.details
+
+
+def test_import_is_cheap_and_first_result_is_fast() -> None:
+    code = (
+        "import time; t=time.perf_counter();"
+        "from worker.core.classifier import classify;"
+        "classify('Iran and China sign AI MoU', 'They signed it.');"
+        "print(time.perf_counter()-t)"
+    )
+    root = Path(__file__).parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, check=True)
+    assert float(out.stdout.strip()) < 5.0  # target 2 s; generous for loaded CI machines
+
+
+@pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/dev.jsonl not available")
+def test_dev_set_metrics_stay_above_floor() -> None:
+    rows = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+    predictions = {r["id"]: classify(r["title"], r["text"], r.get("lang")) for r in rows}
+    overall = evaluate(rows, predictions).overall
+    assert overall["detect_f1"] >= 0.93  # type: ignore[operator]
+    assert overall["partners_exact"] >= 0.90  # type: ignore[operator]
+    assert overall["sectors_micro_f1"] >= 0.88  # type: ignore[operator]
+    assert overall["event_type_acc"] >= 0.75  # type: ignore[operator]

@@ -1,0 +1,298 @@
+"""Load the classifier's data files and compile them into one Aho-Corasick pattern table.
+
+Every lexicon (country gazetteer, curated country forms, cues, sector terms) becomes a list of
+`LexEntry` records keyed by the normalised pattern string. One automaton finds all of them in
+one pass; `matcher.py` then checks word boundaries and affixes per entry. Adding a language means
+adding lines to the data files: nothing here is language-specific.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import ahocorasick_rs
+
+from worker.core.textnorm import normalize
+
+DATA_PACKAGE = "worker.core.classifier.data"
+
+# kinds of entries
+COUNTRY = "country"
+ORG = "org"
+STOP = "stop"
+CUE = "cue"
+SECTOR = "sector"
+
+# prefix modes (Arabic script: which proclitics may precede; other scripts: word start or not)
+PREFIX_WORD = "word"
+PREFIX_ARTICLE = "article"
+PREFIX_OPTIONAL_ARTICLE = "optart"
+PREFIX_OPEN = "open"
+
+# suffix modes
+SUFFIX_NONE = "none"
+SUFFIX_NISBA = "nisba"
+SUFFIX_ADJ = "adj"
+SUFFIX_CUE = "cue"
+SUFFIX_OPEN = "open"
+SUFFIX_HYPHEN = "hyphen"
+
+# case modes (checked on the original text; no-op for caseless scripts)
+CASE_ANY = "any"
+CASE_CAPITAL = "capital"
+CASE_UPPER = "upper"
+
+# country mention categories
+NAME = "name"
+ADJECTIVE = "adjective"
+CITY = "city"
+COMPANY = "company"
+PAIR = "pair"
+
+
+@dataclass(frozen=True, slots=True)
+class LexEntry:
+    """One meaning of a pattern: what it is, what it says, and how it may be attached."""
+
+    kind: str
+    category: str
+    value: str
+    prefix: str = PREFIX_WORD
+    suffix: str = SUFFIX_NONE
+    case: str = CASE_ANY
+    strong: bool = True
+    substring: bool = False
+    plain: bool = field(init=False, default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A bare whole word always fits this entry: the fast path of the boundary check.
+        plain = self.prefix != PREFIX_ARTICLE and self.suffix not in (SUFFIX_HYPHEN, SUFFIX_ADJ)
+        object.__setattr__(self, "plain", plain)
+
+
+@dataclass(frozen=True, slots=True)
+class Morphology:
+    proclitics: frozenset[str]
+    article_prefixes: frozenset[str]
+    suffixes: dict[tuple[str, str], frozenset[str]]
+
+
+@dataclass(slots=True)
+class Lexicon:
+    patterns: list[str]
+    entries: list[tuple[LexEntry, ...]]
+    scripts: list[str]
+    morphology: Morphology
+    automaton: Any = field(repr=False)
+    langid: dict[str, Any] = field(default_factory=dict, repr=False)
+    venue_words: frozenset[str] = frozenset()
+
+
+def read_data(name: str) -> str:
+    return resources.files(DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+
+
+def script_of(text: str) -> str:
+    """Script family of the first letter of `text`: arabic, han, cyrillic, greek or latin."""
+    for ch in text:
+        code = ord(ch)
+        if not ch.isalpha():
+            continue
+        if 0x0600 <= code <= 0x08FF or 0xFB50 <= code <= 0xFEFF:
+            return "arabic"
+        if 0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x3040 <= code <= 0x30FF:
+            return "han"
+        if 0x0400 <= code <= 0x052F:
+            return "cyrillic"
+        if 0x0370 <= code <= 0x03FF or 0x1F00 <= code <= 0x1FFF:
+            return "greek"
+        return "latin"
+    return "latin"
+
+
+def _load_morphology() -> Morphology:
+    data = json.loads(read_data("morphology.json"))
+    proclitics = frozenset(normalize(p) for p in data["arabic_proclitics"])
+    articles = [normalize(a) for a in data["arabic_article"]]
+    article_prefixes = {p + a for p in proclitics for a in articles}
+    article_prefixes |= {normalize(c) for c in data["arabic_article_contractions"]}
+    suffixes = {
+        (script, mode): frozenset(normalize(s) for s in values)
+        for script, modes in data["suffixes"].items()
+        for mode, values in modes.items()
+    }
+    return Morphology(proclitics, frozenset(article_prefixes), suffixes)
+
+
+def parse_marked(form: str) -> tuple[str, str, str]:
+    """Split the * and = markers of cue/sector syntax into (form, prefix mode, suffix mode)."""
+    prefix, suffix = PREFIX_OPTIONAL_ARTICLE, SUFFIX_CUE
+    if form.startswith("="):
+        form, suffix = form[1:], SUFFIX_NONE
+    if form.startswith("*"):
+        form, prefix = form[1:], PREFIX_OPEN
+    if form.endswith("*"):
+        form, suffix = form[:-1], SUFFIX_OPEN
+    return form, prefix, suffix
+
+
+def _case_mode(form: str) -> str:
+    letters = [c for c in form if c.isalpha()]
+    if script_of(form) not in ("latin", "cyrillic", "greek"):
+        return CASE_ANY
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return CASE_UPPER
+    return CASE_CAPITAL if letters and letters[0].isupper() else CASE_ANY
+
+
+class _TableBuilder:
+    def __init__(self) -> None:
+        self.table: dict[str, list[LexEntry]] = {}
+        self.dropped: set[str] = set()
+
+    def add(self, form: str, entry: LexEntry) -> None:
+        key = normalize(form).strip()
+        if not key or (key in self.dropped and entry.kind == COUNTRY):
+            return
+        bucket = self.table.setdefault(key, [])
+        if entry not in bucket:
+            bucket.append(entry)
+
+
+def _country_entry(code: str, category: str, affix: str, form: str) -> LexEntry:
+    script = script_of(form)
+    case = _case_mode(form) if category in (NAME, CITY, COMPANY) else CASE_ANY
+    if affix == "upper" or (case == CASE_UPPER and category != ADJECTIVE):
+        case = CASE_UPPER
+    if category == PAIR or script == "han":
+        return LexEntry(COUNTRY, category, code, case=CASE_ANY, substring=True)
+    if affix == "article":
+        return LexEntry(COUNTRY, category, code, PREFIX_ARTICLE, SUFFIX_NONE, case)
+    if affix == "hyphen":
+        return LexEntry(COUNTRY, category, code, PREFIX_WORD, SUFFIX_HYPHEN, CASE_ANY)
+    if affix == "adj":
+        return LexEntry(COUNTRY, category, code, PREFIX_OPTIONAL_ARTICLE, SUFFIX_ADJ, CASE_ANY)
+    if affix == "nisba" or (category == ADJECTIVE and script == "arabic"):
+        suffix = SUFFIX_NISBA if normalize(form).endswith("ي") else SUFFIX_NONE
+        return LexEntry(COUNTRY, category, code, PREFIX_OPTIONAL_ARTICLE, suffix, CASE_ANY)
+    return LexEntry(COUNTRY, category, code, PREFIX_WORD, SUFFIX_NONE, case)
+
+
+def _add_curated(builder: _TableBuilder) -> None:
+    rows: list[tuple[str, str, str, list[str]]] = []
+    for line in read_data("countries_curated.tsv").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        code, kind, affix, joined = line.split("\t")
+        rows.append((code, kind, affix, [f.strip() for f in joined.split("|") if f.strip()]))
+    for _code, kind, _affix, forms in rows:
+        if kind == "drop":
+            builder.dropped |= {normalize(f) for f in forms}
+    for code, kind, affix, forms in rows:
+        for form in forms:
+            if kind == "org":
+                builder.add(form, LexEntry(ORG, ORG, form, case=_case_mode(form)))
+            elif kind == "stop":
+                builder.add(form, LexEntry(STOP, STOP, "", PREFIX_OPTIONAL_ARTICLE, SUFFIX_CUE))
+            elif kind == PAIR:
+                pair_codes, _, text = form.partition(":")
+                builder.add(text, _country_entry(pair_codes, PAIR, "sub", text))
+            elif kind != "drop":
+                category = NAME if kind == "alias" else kind
+                builder.add(form, _country_entry(code, category, affix, form))
+
+
+def _add_gazetteer(builder: _TableBuilder) -> None:
+    data = json.loads(read_data("gazetteer.json"))
+    fields = data["fields"]
+    for row in data["entries"]:
+        rec = dict(zip(fields, row, strict=True))
+        if normalize(rec["form"]) in builder.dropped:
+            continue
+        entry = _country_entry(rec["code"], rec["kind"], rec["affix"], rec["form"])
+        builder.add(rec["form"], entry)
+
+
+def _marked_entry(
+    kind: str, category: str, value: str, form: str, strong: bool
+) -> tuple[str, LexEntry]:
+    text, prefix, suffix = parse_marked(form)
+    substring = script_of(text) == "han"
+    case = CASE_UPPER if _case_mode(text) == CASE_UPPER else CASE_ANY
+    return text, LexEntry(kind, category, value, prefix, suffix, case, strong, substring)
+
+
+VENUE = "venue"
+
+
+def _venue_words() -> frozenset[str]:
+    """Locative prepositions ('in', 'à', 'في', 'در', 'в'): checked next to a place name only."""
+    data = json.loads(read_data("cues.json"))
+    forms = [f for by_lang in data["cues"][VENUE].values() for f in by_lang]
+    return frozenset(normalize(parse_marked(f)[0]) for f in forms)
+
+
+def _add_cues(builder: _TableBuilder) -> None:
+    data = json.loads(read_data("cues.json"))
+    for category, by_lang in data["cues"].items():
+        if category == VENUE:
+            continue
+        for forms in by_lang.values():
+            for form in forms:
+                builder.add(*_marked_entry(CUE, category, category, form, True))
+
+
+def _add_sectors(builder: _TableBuilder) -> None:
+    data = json.loads(read_data("sectors.json"))
+    for sector, grades in data["sectors"].items():
+        for grade in ("strong", "weak"):
+            for forms in grades.get(grade, {}).values():
+                for form in forms:
+                    builder.add(*_marked_entry(SECTOR, sector, sector, form, grade == "strong"))
+        for form in grades.get("upper", []):
+            entry = LexEntry(SECTOR, sector, sector, PREFIX_WORD, SUFFIX_NONE, CASE_UPPER)
+            builder.add(form, entry)
+
+
+def _drop_article_duplicates(table: dict[str, list[LexEntry]]) -> None:
+    """Remove cue/sector entries of 'الX' when 'X' has the same entry: the optional-article
+    prefix of 'X' already covers them, and fewer overlapping patterns mean fewer matches."""
+    for key in [k for k in table if k.startswith("ال") and len(k) > 4]:
+        base = table.get(key[2:])
+        if not base:
+            continue
+        kept = [
+            e for e in table[key]
+            if e.kind not in (CUE, SECTOR) or e.prefix != PREFIX_OPTIONAL_ARTICLE
+            or LexEntry(e.kind, e.category, e.value, e.prefix, e.suffix, e.case, e.strong,
+                        e.substring) not in base
+        ]
+        if kept:
+            table[key] = kept
+        else:
+            del table[key]
+
+
+@lru_cache(maxsize=1)
+def get_lexicon() -> Lexicon:
+    """Build the pattern table and automaton once per process."""
+    builder = _TableBuilder()
+    _add_curated(builder)
+    _add_gazetteer(builder)
+    _add_cues(builder)
+    _add_sectors(builder)
+    _drop_article_duplicates(builder.table)
+    patterns = sorted(builder.table)
+    entries = [tuple(builder.table[p]) for p in patterns]
+    automaton = ahocorasick_rs.AhoCorasick(
+        patterns, matchkind=ahocorasick_rs.MatchKind.Standard
+    )
+    langid = json.loads(read_data("langid.json"))
+    scripts = [script_of(p) for p in patterns]
+    return Lexicon(
+        patterns, entries, scripts, _load_morphology(), automaton, langid, _venue_words()
+    )

@@ -1,0 +1,276 @@
+"""Decision rules: partner salience, cooperation detection, sectors and event type.
+
+Input is a `ScannedDoc` (sentences plus accepted lexicon hits). Everything here works on cue
+categories and country codes, never on language-specific strings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from worker.core.classifier.lexicon import (
+    ADJECTIVE,
+    CITY,
+    COMPANY,
+    COUNTRY,
+    ORG,
+    PAIR,
+    Lexicon,
+)
+from worker.core.classifier.scan import Hit, ScannedDoc
+
+EVENT_PRIORITY = ("agreement", "joint_body", "visit", "meeting", "event", "intent")
+COOP_CATEGORIES = frozenset({"coop", "joint", "agreement_noun", "joint_body"})
+ACT_CATEGORIES = frozenset({"sign_past", "visit", "meeting", "event", "intent", "joint_body"})
+TITLE_WEIGHT = 3.0
+LEAD_WEIGHT = 2.0
+BODY_WEIGHT = 1.0
+PARTY_CONTEXT_BONUS = 1.0
+PARTNER_MIN_SALIENCE = 2.0
+PARTNER_RELATIVE = 0.3
+MAX_PARTNERS = 12
+
+
+@dataclass(slots=True)
+class SentenceFacts:
+    """What one sentence contains: cue categories, countries, sector terms."""
+
+    index: int
+    cues: dict[str, int] = field(default_factory=dict)
+    countries: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    sectors_strong: set[str] = field(default_factory=set)
+    sectors_weak: set[str] = field(default_factory=set)
+    orgs: set[str] = field(default_factory=set)
+    venue_cities: set[str] = field(default_factory=set)
+
+    def has(self, *categories: str) -> bool:
+        return not self.cues.keys().isdisjoint(categories)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    code: str
+    sentence: int
+    category: str
+    venue: bool
+
+
+@dataclass(slots=True)
+class Facts:
+    sentences: list[SentenceFacts]
+    mentions: list[Mention]
+    salience: dict[str, float]
+    venue_only: set[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    is_cooperation: bool
+    score: float
+    partners: tuple[str, ...]
+    sectors: tuple[str, ...]
+    event_type: str | None
+    deciding_sentences: tuple[int, ...]
+    diagnostics: dict[str, object]
+
+
+def _position_weight(sentence: int) -> float:
+    if sentence == 0:
+        return TITLE_WEIGHT
+    return LEAD_WEIGHT if sentence == 1 else BODY_WEIGHT
+
+
+def _previous_word(joined: str, start: int) -> str:
+    end = start
+    while end > 0 and joined[end - 1] == " ":
+        end -= 1
+    if end == start:
+        return ""
+    begin = end
+    while begin > 0 and not joined[begin - 1].isspace() and end - begin < 12:
+        begin -= 1
+    return joined[begin:end]
+
+
+def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
+    """A city or country written as a location: after 'in/à/في/در/в', Arabic ب-, or in (...)."""
+    before = doc.joined[max(0, hit.start - 3) : hit.start]
+    if "(" in before:
+        return True
+    if _previous_word(doc.joined, hit.start) in lex.venue_words:
+        return True
+    if hit.entry.category != CITY:
+        return False
+    word_start = hit.start
+    while word_start > 0 and doc.joined[word_start - 1].isalpha():
+        word_start -= 1
+    return doc.joined[word_start : hit.start] in ("ب", "وب", "في")
+
+
+def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
+    sentences = [
+        SentenceFacts(s.index, t.cues, sectors_strong=t.sectors_strong, sectors_weak=t.sectors_weak)
+        for s, t in zip(doc.sentences, doc.terms, strict=True)
+    ]
+    mentions: list[Mention] = []
+    for hit in doc.hits:
+        facts = sentences[hit.sentence]
+        entry = hit.entry
+        if entry.kind == ORG:
+            facts.orgs.add(entry.value)
+        elif entry.kind == COUNTRY:
+            venue = entry.category in (CITY, "name") and _is_venue(lex, doc, hit)
+            if venue and entry.category == CITY:
+                facts.venue_cities.add(entry.value)
+            for code in entry.value.split("+"):
+                facts.countries[code] += 1
+                mentions.append(Mention(code, hit.sentence, entry.category, venue))
+    salience, venue_only = _salience(sentences, mentions)
+    return Facts(sentences, mentions, salience, venue_only)
+
+
+def _salience(
+    sentences: list[SentenceFacts], mentions: list[Mention]
+) -> tuple[dict[str, float], set[str]]:
+    salience: dict[str, float] = defaultdict(float)
+    non_venue: set[str] = set()
+    for m in mentions:
+        if m.venue:
+            continue
+        non_venue.add(m.code)
+        weight = _position_weight(m.sentence)
+        facts = sentences[m.sentence]
+        if facts.has(*COOP_CATEGORIES) or facts.has("sign_past", "meeting", "visit"):
+            weight += PARTY_CONTEXT_BONUS
+        if m.category == CITY:
+            weight *= 0.75
+        elif m.category == COMPANY:
+            weight *= 1.5
+        salience[m.code] += weight
+    venue_only = {m.code for m in mentions} - non_venue
+    return dict(salience), venue_only
+
+
+def select_partners(facts: Facts) -> tuple[str, ...]:
+    ranked = sorted(facts.salience.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not ranked:
+        return ()
+    top = ranked[0][1]
+    threshold = max(PARTNER_MIN_SALIENCE, PARTNER_RELATIVE * top)
+    chosen = [code for code, value in ranked if value >= threshold][:MAX_PARTNERS]
+    return tuple(sorted(chosen))
+
+
+def _relevant(facts: Facts, partners: tuple[str, ...]) -> list[SentenceFacts]:
+    """Title plus sentences that name a partner or carry a cooperation cue."""
+    wanted = set(partners)
+    return [
+        s for s in facts.sentences
+        if s.index == 0 or wanted & set(s.countries) or s.has(*COOP_CATEGORIES)
+    ]
+
+
+def find_sectors(relevant: list[SentenceFacts]) -> tuple[str, ...]:
+    found: set[str] = set()
+    weak_counts: dict[str, int] = defaultdict(int)
+    for s in relevant:
+        found |= s.sectors_strong
+        for sector in s.sectors_weak:
+            weak_counts[sector] += 2 if s.index == 0 or s.has("coop") else 1
+    found |= {sector for sector, n in weak_counts.items() if n >= 2}
+    return tuple(sorted(found))
+
+
+def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
+    """A partner's city is the venue and another partner takes part: a visit, unless the
+    foreign side is a resident ambassador."""
+    hosts = s.venue_cities & partners
+    guests = {c for c in s.countries if c in partners} - hosts
+    return bool(hosts and guests) and not s.has("ambassador")
+
+
+def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
+    future = s.has("future")
+    background = s.has("background")
+    if s.has("agreement_noun") and s.has("sign_past") and not future and not background:
+        return "agreement"
+    if s.has("joint_body") and s.has("session") and not future and not background:
+        return "joint_body"
+    if s.has("future_visit"):
+        return "intent"
+    if s.has("visit") or (_hosted_by_partner(s, partners) and not future):
+        return "visit"
+    if s.has("meeting") or (s.has("visit_weak") and s.has("ambassador")):
+        return "meeting" if not future else "intent"
+    if s.has("visit_weak") and not future:
+        return "visit"
+    if (s.has("event") or s.has("milestone")) and not future:
+        return "event"
+    if s.has("intent") or future:
+        return "intent"
+    return None
+
+
+def find_event_type(
+    sentences: list[SentenceFacts], partners: tuple[str, ...]
+) -> tuple[str | None, list[int]]:
+    best: str | None = None
+    where: list[int] = []
+    partner_set = frozenset(partners)
+    for s in sentences:
+        event = _sentence_event(s, partner_set)
+        if event is None:
+            continue
+        if best is None or EVENT_PRIORITY.index(event) < EVENT_PRIORITY.index(best):
+            best, where = event, [s.index]
+        elif event == best and len(where) < 2:
+            where.append(s.index)
+    return best, where
+
+
+def _score(facts: Facts, relevant: list[SentenceFacts], sectors: tuple[str, ...],
+           partners: tuple[str, ...], event: str | None) -> tuple[float, dict[str, float]]:
+    title = facts.sentences[0] if facts.sentences else SentenceFacts(0)
+    lead = facts.sentences[:3]
+    parts: dict[str, float] = {}
+    parts["partners"] = 2.0 if len(partners) >= 2 else -4.0
+    parts["coop"] = 1.5 if any(s.has(*COOP_CATEGORIES) for s in relevant) else 0.0
+    parts["act"] = 1.0 if event in EVENT_PRIORITY[:4] else (0.5 if event else 0.0)
+    generic_tech = any(s.has("tech") for s in relevant)
+    parts["tech"] = 1.5 if sectors else (0.5 if generic_tech else -2.0)
+    conflict = sum(s.cues.get("neg_conflict", 0) for s in lead)
+    offtopic = sum(s.cues.get("neg_offtopic", 0) for s in relevant)
+    tech_terms = sum(len(s.sectors_strong) + s.cues.get("tech", 0) for s in relevant)
+    conflict_story = title.has("neg_conflict") or conflict >= 2
+    parts["conflict"] = -1.5 * min(2, conflict) if conflict_story else 0.0
+    parts["offtopic"] = -1.5 if offtopic > tech_terms else 0.0
+    parts["opinion"] = -2.5 if any(s.has("opinion") for s in lead[:2]) else 0.0
+    return sum(parts.values()) - 4.0, parts
+
+
+def decide(lex: Lexicon, doc: ScannedDoc) -> Decision:
+    facts = collect_facts(lex, doc)
+    partners = select_partners(facts)
+    relevant = _relevant(facts, partners)
+    sectors = find_sectors(relevant)
+    event, where = find_event_type(facts.sentences, partners)
+    raw, parts = _score(facts, relevant, sectors, partners, event)
+    is_coop = raw > 0 and len(partners) >= 2
+    score = 1.0 / (1.0 + pow(2.718281828, -raw))
+    diagnostics: dict[str, object] = {
+        "salience": {k: round(v, 2) for k, v in sorted(facts.salience.items())},
+        "venue_only": sorted(facts.venue_only),
+        "score_parts": parts,
+        "candidate_partners": list(partners),
+        "candidate_sectors": list(sectors),
+        "candidate_event_type": event,
+        "orgs": sorted({o for s in facts.sentences for o in s.orgs}),
+    }
+    if not is_coop:
+        return Decision(False, score, (), (), None, tuple(where), diagnostics)
+    deciding = where or [s.index for s in relevant[:1]]
+    return Decision(True, score, partners, sectors, event or "intent", tuple(deciding), diagnostics)
+
+
+__all__ = ["ADJECTIVE", "PAIR", "Decision", "decide"]
