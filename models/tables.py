@@ -149,6 +149,9 @@ class Delivery(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     target_hash: Mapped[str] = mapped_column(String(64))
     target_label: Mapped[str] = mapped_column(String(2048))  # redacted URL, safe to show
+    # instant: one message per alert; digest: sent with every other due digest row of the same
+    # destination as one message (a digest watchlist, or alerts over a rate limit)
+    mode: Mapped[str] = mapped_column(String(16), default="instant", server_default="instant")
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -164,4 +167,5 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("alert_id", "target_hash"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_target_sent", "target_hash", "sent_at"),
     )

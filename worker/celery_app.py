@@ -14,14 +14,6 @@ from celery.signals import worker_process_init
 
 from worker.settings import Settings, load_settings
 
-#: The longest any task may run. Fetching is bounded by the HTTP deadlines (30 s per request,
-#: feeds fetched concurrently), delivery by the notifier timeout; this is the backstop.
-TASK_TIME_LIMIT = 600
-#: Redis redelivers an unacknowledged message after this long; it must exceed the longest task,
-#: or a running task would be delivered a second time. The database sweeper finds lost work
-#: much sooner (one tick), so this is only the broker's own last resort.
-VISIBILITY_TIMEOUT = 3 * TASK_TIME_LIMIT
-
 
 def broker_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_url.startswith("filesystem"):
@@ -34,7 +26,10 @@ def broker_options(settings: Settings) -> dict[str, Any]:
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
         }
-    return {"visibility_timeout": VISIBILITY_TIMEOUT}
+    # Redis redelivers an unacknowledged message after this long; it must exceed the longest
+    # task, or a running task would be delivered a second time. The database sweeper finds
+    # lost work much sooner (one tick), so this is only the broker's own last resort.
+    return {"visibility_timeout": 3 * settings.task_time_limit_seconds}
 
 
 def create_app(settings: Settings) -> Celery:
@@ -58,8 +53,10 @@ def create_app(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         # One message at a time per process: a long task never sits on others' work.
         worker_prefetch_multiplier=1,
-        task_time_limit=TASK_TIME_LIMIT,
-        task_soft_time_limit=TASK_TIME_LIMIT - 30,
+        # The longest any task may run. Fetching is bounded by the HTTP deadlines (feeds are
+        # fetched concurrently), delivery by the notifier timeout; this is the backstop.
+        task_time_limit=settings.task_time_limit_seconds,
+        task_soft_time_limit=settings.task_time_limit_seconds - 5,
         # Recycle children now and then; bounds any slow leak in parsers or libraries.
         worker_max_tasks_per_child=1000,
         worker_hijack_root_logger=False,

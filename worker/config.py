@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.core.match import WatchRule
+from worker.core.pacing import DigestSchedule, QuietHours
 
 SECTORS = frozenset(
     [
@@ -101,20 +103,38 @@ class MatchConfig(_Strict):
         return values
 
 
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class DigestConfig(_Strict):
     digest: Literal["hourly", "daily", "weekly"]
-    at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
+    at: Annotated[str, Field(pattern=_HHMM)] = "08:00"
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     timezone: str = "UTC"
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return _check_tz(value)
+
+
+class QuietHoursConfig(_Strict):
+    start: Annotated[str, Field(pattern=_HHMM)]
+    end: Annotated[str, Field(pattern=_HHMM)]
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_tz(value)
 
 
 class TemplatesConfig(_Strict):
@@ -129,12 +149,34 @@ class WatchlistConfig(_Strict):
     match: MatchConfig = MatchConfig()
     notify: Annotated[list[str], Field(min_length=1)]
     mode: Literal["instant"] | DigestConfig = "instant"
+    quiet_hours: QuietHoursConfig | None = None
     templates: TemplatesConfig | None = None
+
+    @property
+    def digest(self) -> DigestSchedule | None:
+        if isinstance(self.mode, str):
+            return None
+        m = self.mode
+        return DigestSchedule(m.digest, _hhmm(m.at), m.weekday, m.timezone)
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        q = self.quiet_hours
+        return None if q is None else QuietHours(_hhmm(q.start), _hhmm(q.end), q.timezone)
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
 
 
 class CoopwatchConfig(_Strict):
     feeds: list[FeedConfig] = []
     targets: dict[str, str] = Field(default={}, description="named Apprise URLs")
+    max_messages_per_hour: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description="per destination; above it alerts are folded into a digest (0: no limit)",
+    )
     watchlists: list[WatchlistConfig] = []
 
 
@@ -238,9 +280,6 @@ def _check_names(model: CoopwatchConfig) -> list[tuple[tuple[str | int, ...], st
         if w.name in seen:
             problems.append((("watchlists", i, "name"), f"duplicate watchlist name {w.name!r}"))
         seen.add(w.name)
-        if not isinstance(w.mode, str):
-            # The schema is settled, the sender is not: refuse rather than send instantly.
-            problems.append((("watchlists", i, "mode"), "digest mode is not supported yet"))
     urls: set[str] = set()
     for i, f in enumerate(model.feeds):
         if f.url in urls:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,9 +22,11 @@ from worker.adapters.fetch import FetchPolicy, FetchRequest, FetchResult, fetch_
 from worker.adapters.notify import Notifier, SendOutcome
 from worker.config import LoadedConfig, Target, WatchlistConfig, target_key, watch_rule
 from worker.core.classifier import classify
+from worker.core.digest import render_digest
 from worker.core.errors import ErrorKind
 from worker.core.feeds import FeedParseError, ParsedFeed, body_hash, parse_feed
 from worker.core.match import CompiledRule, MatchItem, match
+from worker.core.pacing import after_quiet_hours, next_digest_at, rate_limit_release
 from worker.core.redact import redact_text, redact_url, secrets_in_url
 from worker.core.render import (
     AlertContext,
@@ -303,8 +305,16 @@ def _enqueue_alerts(
         alert_id = store.insert_alert(session, watchlist_ids[watchlist.name], article.id, why, now)
         if alert_id is None:
             continue  # this watchlist already alerted on this article
-        targets = [(t.key, t.label) for t in targets_of(rt.config, watchlist)]
-        delivery_ids += store.insert_deliveries(session, alert_id, targets, now)
+        schedule = watchlist.digest
+        due = next_digest_at(now, schedule) if schedule else now
+        due = after_quiet_hours(due, watchlist.quiet)
+        mode = "digest" if schedule else "instant"
+        targets = [
+            store.NewDelivery(t.key, t.label, mode, due) for t in targets_of(rt.config, watchlist)
+        ]
+        ids = store.insert_deliveries(session, alert_id, targets, now)
+        if due <= now:
+            delivery_ids += ids  # deferred rows are rung by the sweeper once they are due
     return delivery_ids
 
 
@@ -329,40 +339,91 @@ def _definitions(config: LoadedConfig) -> dict[str, dict[str, object]]:
 @dataclass(frozen=True, slots=True)
 class DeliveryOutcome:
     delivery_id: int
-    status: str  # sent, pending (retry later), failed, skipped (not claimable)
+    status: str  # sent, pending (retry later), failed, deferred (folded into a digest), skipped
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """What one send covers: one instant row, or every due digest row of a destination."""
+
+    ids: list[int]
+    attempts: int
+    label: str
+    url: str | None
+    watchlist: WatchlistConfig | None
+    contexts: list[AlertContext]
+    digest: bool
+
+
 def deliver(rt: Runtime, delivery_id: int) -> DeliveryOutcome:
-    """Claim one outbox row, render, send through the notifier, record the outcome.
+    """Claim an outbox row, render, send through the notifier, record the outcome.
 
     Two transactions on purpose: the claim is committed before the send, so a worker that dies
-    mid-send leaves a row the sweeper reclaims when the claim expires.
+    mid-send leaves a row the sweeper reclaims when the lease expires. A digest row takes every
+    other due digest row of its destination with it, and they go out as one message.
     """
-    now = rt.clock()
-    lease = timedelta(seconds=rt.settings.claim_timeout_seconds)
     with rt.sessions.begin() as session:
-        if not store.claim_delivery(session, delivery_id, now, lease):
-            return DeliveryOutcome(delivery_id, "skipped")
-        ctx = store.load_delivery_context(session, delivery_id)
-        if ctx is None:
-            return DeliveryOutcome(delivery_id, "skipped")
-        attempts, label = ctx.delivery.attempts, ctx.delivery.target_label
-        watchlist = rt.config.watchlist(ctx.watchlist.name)
-        url = _target_url(rt.config, watchlist, ctx.delivery.target_hash)
-        alert_ctx = _alert_context(ctx)
-    if url is None or watchlist is None:
+        claimed = _claim(rt, session, delivery_id)
+    if isinstance(claimed, DeliveryOutcome):
+        return claimed
+    if claimed.url is None or claimed.watchlist is None:
         outcome = SendOutcome(
             ok=False,
             error_kind=ErrorKind.INVALID_TARGET,
-            error=f"{label}: this target is no longer in the configuration",
+            error=f"{claimed.label}: this target is no longer in the configuration",
             retry_after=None,
             permanent=True,
         )
     else:
-        outcome = _send(rt, url, watchlist, alert_ctx)
+        outcome = _send(rt, claimed)
     with rt.sessions.begin() as session:
-        return _record_outcome(rt, session, delivery_id, attempts, outcome)
+        for row_id in claimed.ids:
+            result = _record_outcome(rt, session, row_id, claimed, outcome)
+    return replace(result, delivery_id=delivery_id)
+
+
+def _claim(rt: Runtime, session: Session, delivery_id: int) -> _Claimed | DeliveryOutcome:
+    now = rt.clock()
+    lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+    if not store.claim_delivery(session, delivery_id, now, lease):
+        return DeliveryOutcome(delivery_id, "skipped")
+    ctx = store.load_delivery_context(session, delivery_id)
+    if ctx is None:
+        return DeliveryOutcome(delivery_id, "skipped")
+    row = ctx.delivery
+    watchlist = rt.config.watchlist(ctx.watchlist.name)
+    contexts = [ctx]
+    if row.mode == "digest":
+        others = store.claim_digest_group(session, row.target_hash, now, lease)
+        contexts += [
+            c
+            for other in others
+            if other != delivery_id and (c := store.load_delivery_context(session, other))
+        ]
+    elif release := _over_rate_limit(rt, session, row.target_hash, now):
+        store.fold_into_digest(session, delivery_id, release)
+        return DeliveryOutcome(delivery_id, "deferred")
+    return _Claimed(
+        ids=[c.delivery.id for c in contexts],
+        attempts=max(c.delivery.attempts for c in contexts),
+        label=row.target_label,
+        url=_target_url(rt.config, watchlist, row.target_hash),
+        watchlist=watchlist,
+        contexts=[_alert_context(c) for c in contexts],
+        digest=row.mode == "digest",
+    )
+
+
+def _over_rate_limit(
+    rt: Runtime, session: Session, target_key: str, now: datetime
+) -> datetime | None:
+    limit = rt.config.model.max_messages_per_hour
+    if not limit:
+        return None
+    window = timedelta(hours=1)
+    sent = store.sent_times(session, target_key, now - window)
+    return rate_limit_release(sent, limit=limit, window=window, now=now)
 
 
 def _target_url(config: LoadedConfig, watchlist: WatchlistConfig | None, key: str) -> str | None:
@@ -391,25 +452,26 @@ def _alert_context(ctx: store.DeliveryContext) -> AlertContext:
     )
 
 
-def _send(rt: Runtime, url: str, watchlist: WatchlistConfig, ctx: AlertContext) -> SendOutcome:
-    t = watchlist.templates
-    templates = TemplateSet(t.title, t.text, t.html, t.markdown) if t else None
-    message = render_alert(ctx, channel_for_target(url), templates, channel_limit(url))
+def _send(rt: Runtime, claimed: _Claimed) -> SendOutcome:
+    url, watchlist = claimed.url, claimed.watchlist
+    assert url is not None  # checked by the caller
+    assert watchlist is not None
+    channel, limit = channel_for_target(url), channel_limit(url)
+    if claimed.digest:
+        message = render_digest(claimed.contexts, channel, limit)
+    else:
+        t = watchlist.templates
+        templates = TemplateSet(t.title, t.text, t.html, t.markdown) if t else None
+        message = render_alert(claimed.contexts[0], channel, templates, limit)
     outcome = rt.notifier.send(url, message)
     if outcome.error:
         # belt and braces: the notifier redacts, and so do we before anything is stored
-        outcome = SendOutcome(
-            ok=outcome.ok,
-            error_kind=outcome.error_kind,
-            error=redact_text(outcome.error, secrets_in_url(url)),
-            retry_after=outcome.retry_after,
-            permanent=outcome.permanent,
-        )
+        outcome = replace(outcome, error=redact_text(outcome.error, secrets_in_url(url)))
     return outcome
 
 
 def _record_outcome(
-    rt: Runtime, session: Session, delivery_id: int, attempts: int, outcome: SendOutcome
+    rt: Runtime, session: Session, delivery_id: int, claimed: _Claimed, outcome: SendOutcome
 ) -> DeliveryOutcome:
     now = rt.clock()
     if outcome.ok:
@@ -422,16 +484,20 @@ def _record_outcome(
             last_error_kind=None,
         )
         return DeliveryOutcome(delivery_id, "sent")
+    attempts = claimed.attempts
     give_up = outcome.permanent or attempts >= rt.settings.delivery_max_attempts
     delay = rt.settings.delivery_backoff_seconds * 2 ** max(0, attempts - 1)
     if outcome.retry_after is not None:
         delay = max(delay, outcome.retry_after)
+    retry_at = now + timedelta(seconds=min(delay, 24 * 3600))
+    if claimed.watchlist is not None:
+        retry_at = after_quiet_hours(retry_at, claimed.watchlist.quiet)
     status = DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING
     store.record_delivery(
         session,
         delivery_id,
         status=status,
-        next_attempt_at=now + timedelta(seconds=min(delay, 24 * 3600)),
+        next_attempt_at=retry_at,
         enqueued_at=None,
         last_error_kind=str(outcome.error_kind or ErrorKind.DELIVERY_FAILED),
         last_error=(outcome.error or "delivery failed")[:2000],

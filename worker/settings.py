@@ -54,7 +54,16 @@ class Settings(BaseSettings):
         description="Alert on the backlog of a newly added feed (off: store it silently).",
     )
     claim_timeout_seconds: int = Field(
-        default=600, description="A claimed feed or alert is reclaimable after this long."
+        default=600, ge=1, description="A claimed feed is reclaimable after this long."
+    )
+    delivery_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="A delivery claimed by a worker that died is re-sent after this long; "
+        "keep it above the delivery timeout.",
+    )
+    task_time_limit_seconds: int = Field(
+        default=600, ge=10, description="Hard time limit of one task (Celery)."
     )
     log_level: str = "INFO"
 

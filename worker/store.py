@@ -364,24 +364,33 @@ def insert_alert(
     return alert_id
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    target_key: str
+    target_label: str  # redacted
+    mode: str  # instant or digest
+    due_at: datetime
+
+
 def insert_deliveries(
-    session: Session, alert_id: int, targets: Sequence[tuple[str, str]], now: datetime
+    session: Session, alert_id: int, targets: Sequence[NewDelivery], now: datetime
 ) -> list[int]:
-    """One outbox row per (alert, target); `targets` are (key, redacted label) pairs."""
+    """One outbox row per (alert, target); returns the ids inserted."""
     if not targets:
         return []
     rows = [
         {
             "alert_id": alert_id,
-            "target_hash": key,
-            "target_label": label[:2048],
+            "target_hash": t.target_key,
+            "target_label": t.target_label[:2048],
+            "mode": t.mode,
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": t.due_at,
             "created_at": now,
             "enqueued_at": now,
         }
-        for key, label in dict(targets).items()
+        for t in {t.target_key: t for t in targets}.values()
     ]
     stmt = (
         _insert(session, Delivery)
@@ -392,15 +401,75 @@ def insert_deliveries(
     return sorted(session.scalars(stmt))
 
 
-def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
-    """Compare-and-set: take the row if it is due and nobody holds it."""
-    claimable = or_(
+def _claimable(now: datetime) -> Any:
+    return or_(
         and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
         and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_until < now),
     )
+
+
+def claim_digest_group(
+    session: Session, target_key: str, now: datetime, lease: timedelta, limit: int = 200
+) -> list[int]:
+    """Claim every due digest row of one destination, to be sent as one message."""
+    due = (
+        select(Delivery.id)
+        .where(Delivery.target_hash == target_key, Delivery.mode == "digest", _claimable(now))
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if _is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    claimed = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), _claimable(now))
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_until=now + lease,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id)
+    )
+    return sorted(claimed.scalars())
+
+
+def sent_times(session: Session, target_key: str, since: datetime) -> list[datetime]:
+    """When messages went to this destination since `since` (one per digest, not per row)."""
+    stmt = (
+        select(Delivery.sent_at)
+        .where(Delivery.target_hash == target_key, Delivery.sent_at >= since)
+        .distinct()
+    )
+    return [t for t in session.scalars(stmt) if t is not None]
+
+
+def fold_into_digest(session: Session, delivery_id: int, due_at: datetime) -> None:
+    """Over the rate limit: the row waits for the next digest of its destination.
+
+    The claim's attempt is given back: nothing was tried.
+    """
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            mode="digest",
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=due_at,
+            claimed_until=None,
+            enqueued_at=None,
+            attempts=Delivery.attempts - 1,
+        )
+    )
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+    """Compare-and-set: take the row if it is due and nobody holds it."""
     result = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, claimable)
+        .where(Delivery.id == delivery_id, _claimable(now))
         .values(
             status=DeliveryStatus.SENDING,
             claimed_until=now + lease,

@@ -83,8 +83,10 @@ def make_runtime(
     runtimes: list[pipeline.Runtime],
     *,
     first_poll: bool = True,
+    pacing: dict[str, object] | None = None,
+    start: datetime | None = None,
 ) -> pipeline.Runtime:
-    config = {
+    config: dict[str, object] = {
         "feeds": [{"url": site.url("/news.xml"), "name": "Test News"}],
         "watchlists": [
             {
@@ -99,6 +101,11 @@ def make_runtime(
             },
         ],
     }
+    for key, value in (pacing or {}).items():  # watchlist keys go to iran-china
+        if key == "max_messages_per_hour":
+            config[key] = value
+        else:
+            config["watchlists"][0][key] = value  # type: ignore[index]
     path = tmp_path / "coopwatch.yaml"
     path.write_text(yaml.safe_dump(config), "utf-8")
     settings = Settings(
@@ -110,7 +117,7 @@ def make_runtime(
         delivery_max_attempts=3,
     )
     rt = build_runtime(settings)
-    clock = Clock(datetime.now(UTC))
+    clock = Clock(start or datetime.now(UTC))
     runtimes.append(pipeline.Runtime(rt.settings, rt.config, rt.sessions, rt.notifier, clock))
     return runtimes[-1]
 
@@ -234,3 +241,81 @@ def test_a_broken_feed_is_recorded_and_does_not_stop_the_others(
     assert broken.status == FeedStatus.ERROR and broken.last_error_kind == "not_a_feed"
     assert missing.last_error_kind == "http_4xx" and missing.error_count == 1
     assert missing.next_check_at > rt.clock()
+
+
+IR_CN_2 = dict(IR_CN, guid="ir-cn-2", title="Iran and China open a joint AI laboratory in Tehran")
+IR_CN_3 = dict(IR_CN, guid="ir-cn-3", title="Iran and China agree on 5G cooperation roadmap")
+MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def test_a_digest_watchlist_sends_one_message_at_its_time(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN, IR_CN_2, WEATHER]))
+    digest = {"mode": {"digest": "daily", "at": "08:00", "timezone": "UTC"}}
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=digest, start=MONDAY_NOON)
+    pipeline.run_cycle(rt)
+    assert webhook.deliveries == []  # waits for 08:00 tomorrow
+    assert isinstance(rt.clock, Clock)
+    rt.clock.now = datetime(2026, 11, 24, 8, 0, 5, tzinfo=UTC)
+    summary = pipeline.run_cycle(rt)
+    assert summary.deliveries == {"sent": 1, "skipped": 1}  # the 2nd row went with the 1st
+    assert paths(webhook) == ["/iran-china"]
+    body = webhook.deliveries[0].json()
+    assert "2 alerts" in body["title"]
+    assert IR_CN["title"] in body["message"] and IR_CN_2["title"] in body["message"]
+    with rt.sessions.begin() as s:
+        rows = list(s.scalars(select(Delivery)))
+    assert [(r.status, r.mode) for r in rows] == [("sent", "digest")] * 2
+
+
+def test_quiet_hours_defer_delivery(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN]))
+    quiet = {"quiet_hours": {"start": "11:00", "end": "14:00", "timezone": "UTC"}}
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=quiet, start=MONDAY_NOON)
+    pipeline.run_cycle(rt)
+    assert webhook.deliveries == []
+    with rt.sessions.begin() as s:
+        row = s.scalars(select(Delivery)).one()
+        assert row.status == "pending"
+        assert row.next_attempt_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    assert isinstance(rt.clock, Clock)
+    rt.clock.now = datetime(2026, 11, 23, 14, 0, 1, tzinfo=UTC)
+    pipeline.run_cycle(rt)
+    assert paths(webhook) == ["/iran-china"]
+
+
+def test_over_the_rate_limit_alerts_are_folded_into_a_digest(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([IR_CN, IR_CN_2, IR_CN_3]))
+    limit = {"max_messages_per_hour": 1}
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=limit, start=MONDAY_NOON)
+    summary = pipeline.run_cycle(rt)
+    assert summary.deliveries == {"sent": 1, "deferred": 2}
+    assert len(webhook.deliveries) == 1
+    assert isinstance(rt.clock, Clock)
+    rt.clock.advance(minutes=30)
+    pipeline.run_cycle(rt)
+    assert len(webhook.deliveries) == 1  # still inside the hour
+    rt.clock.advance(minutes=31)
+    pipeline.run_cycle(rt)
+    assert len(webhook.deliveries) == 2
+    folded = webhook.deliveries[1].json()
+    assert "2 alerts" in folded["title"]
+    with rt.sessions.begin() as s:
+        assert {r.status for r in s.scalars(select(Delivery))} == {"sent"}

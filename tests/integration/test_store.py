@@ -155,10 +155,9 @@ def _alert_with_delivery(sessions: sessionmaker[Session]) -> tuple[int, list[int
         alert_id = store.insert_alert(s, wl["w"], article_id, "cooperation", NOW)
         assert alert_id is not None
         assert store.insert_alert(s, wl["w"], article_id, "again", NOW) is None
-        deliveries = store.insert_deliveries(
-            s, alert_id, [("k1", "json://a"), ("k2", "json://b")], NOW
-        )
-        again = store.insert_deliveries(s, alert_id, [("k1", "json://a")], NOW)
+        d1, d2 = (store.NewDelivery(k, f"json://{k}", "instant", NOW) for k in ("k1", "k2"))
+        deliveries = store.insert_deliveries(s, alert_id, [d1, d2], NOW)
+        again = store.insert_deliveries(s, alert_id, [d1], NOW)
     assert again == []
     return alert_id, deliveries
 

@@ -102,3 +102,12 @@ def test_secrets_in_urls_do_not_appear_in_errors() -> None:
         parse_config(text, source="c.yaml", checks=(check_targets,))
     assert "watchlists.0.notify.1" in str(info.value)
     assert "CANARY-secret" not in str(info.value)
+
+
+def test_the_readme_example_is_valid() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    start = readme.index("```yaml\nfeeds:") + len("```yaml\n")
+    block = readme[start : readme.index("```", start)]
+    config = parse_config(block, source="README.md", checks=(check_targets, check_templates))
+    assert [w.name for w in config.watchlists] == ["iran-china-ai"]
+    assert config.model.max_messages_per_hour == 20
