@@ -60,6 +60,9 @@ class Feed(Base):
     last_error_kind: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     redirect_count: Mapped[int] = mapped_column(Integer, default=0)
+    # when the current failure episode was reported to the feed-health targets (None: not yet,
+    # or the feed is healthy again)
+    health_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_feeds_due", "status", "next_check_at"),)
 

@@ -71,6 +71,11 @@ def create_app(settings: Settings) -> Celery:
                 # A tick that waited longer than its period is obsolete: the next one claims.
                 "options": {"expires": settings.schedule_tick_seconds},
             },
+            "report-feed-health": {
+                "task": "coopwatch.report_feed_health",
+                "schedule": settings.sweep_tick_seconds,
+                "options": {"expires": settings.sweep_tick_seconds},
+            },
             "redeliver-due-alerts": {
                 "task": "coopwatch.redeliver_due_alerts",
                 "schedule": settings.sweep_tick_seconds,

@@ -170,12 +170,20 @@ def _hhmm(value: str) -> time:
     return time(int(hours), int(minutes))
 
 
+class FeedHealthConfig(_Strict):
+    notify: Annotated[list[str], Field(min_length=1)]
+    after_errors: Annotated[int, Field(ge=1)] = 3
+
+
 class CoopwatchConfig(_Strict):
     feeds: list[FeedConfig] = []
     targets: dict[str, str] = Field(default={}, description="named Apprise URLs")
     max_messages_per_hour: Annotated[int, Field(ge=0)] = Field(
         default=0,
         description="per destination; above it alerts are folded into a digest (0: no limit)",
+    )
+    feed_health: FeedHealthConfig | None = Field(
+        default=None, description="where to warn when a feed keeps failing or is gone"
     )
     watchlists: list[WatchlistConfig] = []
 
@@ -209,7 +217,7 @@ class LoadedConfig:
     def watchlists(self) -> list[WatchlistConfig]:
         return self.model.watchlists
 
-    def targets_of(self, watchlist: WatchlistConfig) -> list[str]:
+    def targets_of(self, watchlist: WatchlistConfig | FeedHealthConfig) -> list[str]:
         return [self.model.targets.get(item, item) for item in watchlist.notify]
 
     def watchlist(self, name: str) -> WatchlistConfig | None:

@@ -25,6 +25,7 @@ from worker.core.classifier import classify
 from worker.core.digest import render_digest
 from worker.core.errors import ErrorKind
 from worker.core.feeds import FeedParseError, ParsedFeed, body_hash, parse_feed
+from worker.core.health import FeedHealth, render_feed_health
 from worker.core.match import CompiledRule, MatchItem, match
 from worker.core.pacing import after_quiet_hours, next_digest_at, rate_limit_release
 from worker.core.redact import redact_text, redact_url, secrets_in_url
@@ -191,6 +192,7 @@ def _record_success(
         "last_polled_at": now,
         "last_success_at": now,
         "error_count": 0,
+        "health_reported_at": None,  # a new failure episode will be reported again
         "last_error_kind": None,
         "last_error": None,
         "etag": result.etag or feed.etag,
@@ -505,6 +507,47 @@ def _record_outcome(
     return DeliveryOutcome(delivery_id, str(status), outcome.error)
 
 
+# -- feed health --------------------------------------------------------------------------
+
+
+def report_feed_health(rt: Runtime) -> int:
+    """Warn the feed-health targets about feeds that keep failing, once per failure episode.
+
+    The episode is marked reported only when every target accepted the message; otherwise the
+    next tick tries again (so a working target may hear it twice, never zero times).
+    """
+    health = rt.config.model.feed_health
+    if health is None:
+        return 0
+    with rt.sessions.begin() as session:
+        feeds = store.unreported_unhealthy_feeds(session, health.after_errors)
+        report = [
+            FeedHealth(
+                f.url,
+                f.name,
+                f.status,
+                f.error_count,
+                f.last_error_kind,
+                f.last_error,
+                f.last_success_at,
+            )
+            for f in feeds
+        ]
+        ids = [f.id for f in feeds]
+    if not report:
+        return 0
+    sent = [
+        rt.notifier.send(url, render_feed_health(report, channel_for_target(url))).ok
+        for url in rt.config.targets_of(health)
+    ]
+    if all(sent):
+        with rt.sessions.begin() as session:
+            store.mark_health_reported(session, ids, rt.clock())
+        return len(ids)
+    log.warning("feed-health warning not accepted by every target; will try again")
+    return 0
+
+
 # -- sweep --------------------------------------------------------------------------------
 
 
@@ -552,6 +595,7 @@ def run_cycle(rt: Runtime) -> CycleSummary:
         summary.feeds_failed.update(outcome.failed)
         article_ids += outcome.new_article_ids
     summary.new_articles = len(article_ids)
+    report_feed_health(rt)
     swept = sweep(rt, grace=timedelta(0))
     delivery_ids = process_articles(rt, sorted(set(article_ids) | set(swept.article_ids)))
     for delivery_id in sorted(set(delivery_ids) | set(swept.delivery_ids)):

@@ -26,6 +26,10 @@ def check_targets(config: LoadedConfig) -> Problems:
                 continue
             if error := validate_target(url):
                 problems.append((("watchlists", i, "notify", j), error))
+    if config.model.feed_health is not None:
+        for j, url in enumerate(config.targets_of(config.model.feed_health)):
+            if url not in config.model.targets.values() and (error := validate_target(url)):
+                problems.append((("feed_health", "notify", j), error))
     return problems
 
 

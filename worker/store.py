@@ -165,6 +165,28 @@ def set_feed_status(session: Session, url: str, status: FeedStatus, now: datetim
     return result.first() is not None
 
 
+def unreported_unhealthy_feeds(session: Session, min_errors: int, limit: int = 100) -> list[Feed]:
+    """Feeds failing `min_errors` times in a row (or gone) whose episode is not reported yet."""
+    stmt = (
+        select(Feed)
+        .where(
+            Feed.health_reported_at.is_(None),
+            or_(
+                Feed.status == FeedStatus.GONE,
+                and_(Feed.status == FeedStatus.ERROR, Feed.error_count >= min_errors),
+            ),
+        )
+        .order_by(Feed.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_health_reported(session: Session, feed_ids: Sequence[int], now: datetime) -> None:
+    if feed_ids:
+        session.execute(update(Feed).where(Feed.id.in_(feed_ids)).values(health_reported_at=now))
+
+
 @dataclass(frozen=True, slots=True)
 class FeedRow:
     feed: Feed

@@ -87,3 +87,8 @@ def redeliver_due_alerts() -> int:
     for delivery_id in swept.delivery_ids:
         deliver_alert.delay(delivery_id)
     return len(swept.delivery_ids) + len(swept.article_ids)
+
+
+@_task("report_feed_health")
+def report_feed_health() -> int:
+    return pipeline.report_feed_health(runtime())

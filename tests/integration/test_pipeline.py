@@ -102,7 +102,7 @@ def make_runtime(
         ],
     }
     for key, value in (pacing or {}).items():  # watchlist keys go to iran-china
-        if key == "max_messages_per_hour":
+        if key in {"max_messages_per_hour", "feed_health"}:
             config[key] = value
         else:
             config["watchlists"][0][key] = value  # type: ignore[index]
@@ -319,3 +319,35 @@ def test_over_the_rate_limit_alerts_are_folded_into_a_digest(
     assert "2 alerts" in folded["title"]
     with rt.sessions.begin() as s:
         assert {r.status for r in s.scalars(select(Delivery))} == {"sent"}
+
+
+def test_a_failing_feed_is_reported_once_per_episode(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/news.xml", rss([WEATHER]))
+    site.status["/news.xml"] = 500
+    health = {"feed_health": {"notify": [f"json://{webhook.hostport}/health"], "after_errors": 2}}
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=health)
+    assert isinstance(rt.clock, Clock)
+
+    def poll(times: int) -> None:
+        for _ in range(times):
+            pipeline.run_cycle(rt)
+            rt.clock.advance(days=2)  # past any backoff
+
+    poll(1)
+    assert webhook.deliveries == []  # one failure is not yet a pattern
+    poll(3)
+    assert paths(webhook) == ["/health"]  # reported once, not at every failure
+    report = webhook.deliveries[0].json()
+    assert "1 feed need attention" in report["title"]
+    assert "failures in a row" in report["message"] and "http_5xx" in report["message"]
+    del site.status["/news.xml"]
+    poll(1)  # recovers
+    site.status["/news.xml"] = 500
+    poll(2)
+    assert paths(webhook) == ["/health", "/health"]  # a new episode, a new warning

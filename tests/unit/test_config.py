@@ -111,3 +111,5 @@ def test_the_readme_example_is_valid() -> None:
     config = parse_config(block, source="README.md", checks=(check_targets, check_templates))
     assert [w.name for w in config.watchlists] == ["iran-china-ai"]
     assert config.model.max_messages_per_hour == 20
+    assert config.model.feed_health is not None
+    assert config.model.feed_health.after_errors == 3
