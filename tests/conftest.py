@@ -10,6 +10,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.support.feed_server import FeedSite, feed_server
+from tests.support.webhook_sink import WebhookSink, running_webhook_sink
 from worker import migrations
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -70,3 +72,17 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def site() -> Iterator[FeedSite]:
+    """A local feed server on 127.0.0.1."""
+    with feed_server() as s:
+        yield s
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    """A local webhook receiver on 127.0.0.1 (Apprise json:// targets)."""
+    with running_webhook_sink() as sink:
+        yield sink

@@ -7,14 +7,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.feed_server import FeedSite, feed_server, rss
-from tests.support.webhook_sink import WebhookSink, running_webhook_sink
+from tests.support.feed_server import FeedSite, rss
+from tests.support.webhook_sink import WebhookSink
 
 pytestmark = pytest.mark.timeout(240)
 COOPWATCH = str(Path(sys.executable).parent / "coopwatch")
@@ -64,18 +63,6 @@ class Cli:
         (self.folder / "coopwatch.yaml").write_text(text, "utf-8")
 
 
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    with feed_server() as s:
-        yield s
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookSink]:
-    with running_webhook_sink() as sink:
-        yield sink
-
-
 def test_config_check_names_the_file_line_and_field(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     (tmp_path / "coopwatch.yaml").write_text(
@@ -110,7 +97,7 @@ def test_feeds_add_import_and_list(tmp_path: Path, fixtures_dir: Path) -> None:
 
 
 def test_poll_once_then_inspect_articles_and_alerts(
-    tmp_path: Path, site: FeedSite, hook: WebhookSink
+    tmp_path: Path, site: FeedSite, webhook: WebhookSink
 ) -> None:
     cli = Cli(tmp_path)
     site.put("/news.xml", rss([IR_CN, WEATHER]))
@@ -121,7 +108,7 @@ def test_poll_once_then_inspect_articles_and_alerts(
                 {
                     "name": "iran-china",
                     "match": {"partners": ["IR", "CN"]},
-                    "notify": [f"json://{hook.hostport}/ic"],
+                    "notify": [f"json://{webhook.hostport}/ic"],
                 }
             ],
         }
@@ -129,7 +116,7 @@ def test_poll_once_then_inspect_articles_and_alerts(
     done = cli("poll", "--once")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "feeds polled: 1, failed: 0, new articles: 2, deliveries: sent 1" in done.stdout
-    assert [d.path for d in hook.deliveries] == ["/ic"]
+    assert [d.path for d in webhook.deliveries] == ["/ic"]
 
     coop = cli("articles", "list", "--cooperation", "--partner", "ir", "--since", "3650d", "--json")
     records = [json.loads(line) for line in coop.stdout.splitlines()]
@@ -145,7 +132,7 @@ def test_poll_once_then_inspect_articles_and_alerts(
 
     # A second poll right away: nothing is due, nothing is sent again.
     assert cli("poll", "--once").returncode == 0
-    assert len(hook.deliveries) == 1
+    assert len(webhook.deliveries) == 1
 
 
 def test_poll_once_exits_nonzero_and_says_what_failed(tmp_path: Path, site: FeedSite) -> None:
@@ -191,7 +178,7 @@ def test_demo_delivers_alerts_offline(tmp_path: Path) -> None:
 
 
 def test_run_embedded_worker_and_scheduler_deliver_without_servers(
-    tmp_path: Path, site: FeedSite, hook: WebhookSink
+    tmp_path: Path, site: FeedSite, webhook: WebhookSink
 ) -> None:
     """`coopwatch run`: SQLite, the file-system broker, worker and beat in one command."""
     cli = Cli(
@@ -205,7 +192,7 @@ def test_run_embedded_worker_and_scheduler_deliver_without_servers(
                 {
                     "name": "ic",
                     "match": {"partners": ["IR", "CN"]},
-                    "notify": [f"json://{hook.hostport}/ic"],
+                    "notify": [f"json://{webhook.hostport}/ic"],
                 }
             ],
         }
@@ -219,12 +206,12 @@ def test_run_embedded_worker_and_scheduler_deliver_without_servers(
     )
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not hook.deliveries and proc.poll() is None:
+        while time.monotonic() < deadline and not webhook.deliveries and proc.poll() is None:
             time.sleep(0.5)
         time.sleep(4)  # a few more ticks: nothing may be sent twice
     finally:
         proc.terminate()
         output = proc.communicate(timeout=60)[0].decode("utf-8", "replace")
-    assert [d.path for d in hook.deliveries] == ["/ic"], output
+    assert [d.path for d in webhook.deliveries] == ["/ic"], output
     alerts = [json.loads(line) for line in cli("alerts", "list", "--json").stdout.splitlines()]
     assert [a["status"] for a in alerts] == ["sent"]

@@ -13,8 +13,8 @@ import yaml
 from sqlalchemy import func, select
 
 from models import Article, Classification, Delivery, DeliveryStatus, Feed, FeedStatus
-from tests.support.feed_server import FeedSite, feed_server, rss
-from tests.support.webhook_sink import WebhookSink, running_webhook_sink
+from tests.support.feed_server import FeedSite, rss
+from tests.support.webhook_sink import WebhookSink
 from worker import pipeline, store
 from worker.runtime import build_runtime
 from worker.settings import Settings
@@ -53,18 +53,6 @@ class Clock:
 
     def advance(self, **kw: float) -> None:
         self.now += timedelta(**kw)
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    with feed_server() as s:
-        yield s
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookSink]:
-    with running_webhook_sink() as sink:
-        yield sink
 
 
 @pytest.fixture
