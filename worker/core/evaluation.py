@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 from worker.core.classifier import ClassifierResult, classify
 
 METRIC_COLUMNS = (
-    "n", "detect_precision", "detect_recall", "detect_f1",
-    "partners_exact", "sectors_micro_f1", "event_type_acc",
+    "n",
+    "detect_precision",
+    "detect_recall",
+    "detect_f1",
+    "partners_exact",
+    "sectors_micro_f1",
+    "event_type_acc",
 )
 
 

@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-SAMPLE_CHARS = 1000
-SCRIPT_SAMPLE_CHARS = 400
+SAMPLE_CHARS = 600
+SCRIPT_SAMPLE_CHARS = 300
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _SCRIPT_CLASSES = {
     "arabic": re.compile(r"[\u0600-\u08ff\ufb50-\ufeff]"),
@@ -42,8 +42,25 @@ class LangGuess:
     scores: dict[str, float]
 
 
+_FAMILY_TAGS = {name: chr(0x41 + i) for i, name in enumerate(_SCRIPT_CLASSES)}
+
+
+class _ScriptTags(dict[int, str]):
+    """`str.translate` table: every character becomes the tag letter of its script (or '')."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        tag = next((_FAMILY_TAGS[n] for n, rx in _SCRIPT_CLASSES.items() if rx.match(ch)), "")
+        self[code] = tag
+        return tag
+
+
+_TAGS = _ScriptTags()
+
+
 def _dominant_family(sample: str) -> str:
-    counts = {name: len(rx.findall(sample)) for name, rx in _SCRIPT_CLASSES.items()}
+    tags = sample.translate(_TAGS)
+    counts = {name: tags.count(tag) for name, tag in _FAMILY_TAGS.items()}
     if counts["kana"] >= 5:
         return "kana"
     best = max(counts, key=lambda name: counts[name])
@@ -53,11 +70,10 @@ def _dominant_family(sample: str) -> str:
 def _score_langs(
     sample: str, candidates: tuple[str, ...], data: dict[str, Any]
 ) -> dict[str, float]:
-    words = Counter(w.lower() for w in _WORD.findall(sample))
+    words = Counter(_WORD.findall(sample.lower()))
     scores: dict[str, float] = {}
     for lang in candidates:
-        vocab = set(data["words"].get(lang, ()))
-        word_score = sum(n for w, n in words.items() if w in vocab)
+        word_score = sum(words[w] for w in data["words"].get(lang, ()) if w in words)
         letter_score = sum(sample.count(c) for c in data["letters"].get(lang, ""))
         scores[lang] = word_score + 0.5 * letter_score
     return scores

@@ -9,6 +9,8 @@ adding lines to the data files: nothing here is language-specific.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -82,14 +84,30 @@ class Morphology:
 
 
 @dataclass(slots=True)
-class Lexicon:
+class PatternTable:
+    """Patterns of one automaton with, per pattern id, its entries and precomputed flags."""
+
     patterns: list[str]
     entries: list[tuple[LexEntry, ...]]
     scripts: list[str]
-    morphology: Morphology
+    # per pattern: (no entry accepts letters glued before, no entry accepts letters after)
+    closed: list[tuple[bool, bool]]
+    # per pattern: the cue categories / sector keys it can add, when a sentence only needs to
+    # know they are present (then a repeated match in the same sentence is skipped); else None
+    presence: list[frozenset[str] | None]
     automaton: Any = field(repr=False)
+    overlapping: bool = True  # report every match, or only leftmost-longest ones
+
+
+@dataclass(slots=True)
+class Lexicon:
+    entities: PatternTable  # countries, multilateral bodies, geographic stop-phrases
+    terms: PatternTable  # cues and sector terms
+    morphology: Morphology
     langid: dict[str, Any] = field(default_factory=dict, repr=False)
     venue_words: frozenset[str] = frozenset()
+    office_before: re.Pattern[str] | None = None
+    office_after: re.Pattern[str] | None = None
 
 
 def read_data(name: str) -> str:
@@ -227,19 +245,31 @@ def _marked_entry(
 
 
 VENUE = "venue"
+OFFICE = "office"
+_CONTEXT_ONLY = (VENUE, OFFICE)
+
+
+def _context_words(category: str) -> list[str]:
+    data = json.loads(read_data("cues.json"))
+    forms = [f for by_lang in data["cues"][category].values() for f in by_lang]
+    return sorted({normalize(parse_marked(f)[0]) for f in forms}, key=len, reverse=True)
 
 
 def _venue_words() -> frozenset[str]:
     """Locative prepositions ('in', 'à', 'في', 'در', 'в'): checked next to a place name only."""
-    data = json.loads(read_data("cues.json"))
-    forms = [f for by_lang in data["cues"][VENUE].values() for f in by_lang]
-    return frozenset(normalize(parse_marked(f)[0]) for f in forms)
+    return frozenset(_context_words(VENUE))
+
+
+def _office_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Minister/ministry words, looked up just before or after a sector term."""
+    alternation = "|".join(re.escape(w) for w in _context_words(OFFICE))
+    return re.compile(f"(?:{alternation})"), re.compile(rf"[ ,]{{0,2}}(?:{alternation})")
 
 
 def _add_cues(builder: _TableBuilder) -> None:
     data = json.loads(read_data("cues.json"))
     for category, by_lang in data["cues"].items():
-        if category == VENUE:
+        if category in _CONTEXT_ONLY:
             continue
         for forms in by_lang.values():
             for form in forms:
@@ -266,15 +296,45 @@ def _drop_article_duplicates(table: dict[str, list[LexEntry]]) -> None:
         if not base:
             continue
         kept = [
-            e for e in table[key]
-            if e.kind not in (CUE, SECTOR) or e.prefix != PREFIX_OPTIONAL_ARTICLE
-            or LexEntry(e.kind, e.category, e.value, e.prefix, e.suffix, e.case, e.strong,
-                        e.substring) not in base
+            e
+            for e in table[key]
+            if e.kind not in (CUE, SECTOR)
+            or e.prefix != PREFIX_OPTIONAL_ARTICLE
+            or LexEntry(
+                e.kind, e.category, e.value, e.prefix, e.suffix, e.case, e.strong, e.substring
+            )
+            not in base
         ]
         if kept:
             table[key] = kept
         else:
             del table[key]
+
+
+COUNTED_CUES = frozenset({"neg_conflict", "neg_offtopic", "tech"})
+
+
+def presence_key(entry: LexEntry) -> str:
+    if entry.kind == SECTOR:
+        return f"{'+' if entry.strong else '-'}{entry.value}"
+    return entry.category
+
+
+def _presence_keys(group: tuple[LexEntry, ...]) -> frozenset[str] | None:
+    for e in group:
+        if e.kind not in (CUE, SECTOR) or e.case != CASE_ANY or e.category in COUNTED_CUES:
+            return None
+    return frozenset(presence_key(e) for e in group)
+
+
+def _closed_sides(script: str, group: tuple[LexEntry, ...]) -> tuple[bool, bool]:
+    """Whether every entry of a pattern rejects a glued letter before / after it: lets the
+    matcher drop in-word matches ('us' in 'focus') without a full boundary check."""
+    if any(e.substring for e in group):
+        return False, False
+    before = script != "arabic" and all(e.prefix != PREFIX_OPEN for e in group)
+    after = all(e.suffix in (SUFFIX_NONE, SUFFIX_HYPHEN) for e in group)
+    return before, after
 
 
 @lru_cache(maxsize=1)
@@ -286,13 +346,34 @@ def get_lexicon() -> Lexicon:
     _add_cues(builder)
     _add_sectors(builder)
     _drop_article_duplicates(builder.table)
-    patterns = sorted(builder.table)
-    entries = [tuple(builder.table[p]) for p in patterns]
-    automaton = ahocorasick_rs.AhoCorasick(
-        patterns, matchkind=ahocorasick_rs.MatchKind.Standard
-    )
-    langid = json.loads(read_data("langid.json"))
-    scripts = [script_of(p) for p in patterns]
+    entity_kinds = (COUNTRY, ORG, STOP)
+    office_before, office_after = _office_patterns()
     return Lexicon(
-        patterns, entries, scripts, _load_morphology(), automaton, langid, _venue_words()
+        _pattern_table(builder.table, lambda e: e.kind in entity_kinds, overlapping=True),
+        _pattern_table(builder.table, lambda e: e.kind not in entity_kinds, overlapping=False),
+        _load_morphology(),
+        json.loads(read_data("langid.json")),
+        _venue_words(),
+        office_before,
+        office_after,
+    )
+
+
+def _pattern_table(
+    table: dict[str, list[LexEntry]], wanted: Callable[[LexEntry], bool], *, overlapping: bool
+) -> PatternTable:
+    selected = {key: tuple(e for e in group if wanted(e)) for key, group in table.items()}
+    patterns = sorted(key for key, group in selected.items() if group)
+    entries = [selected[p] for p in patterns]
+    scripts = [script_of(p) for p in patterns]
+    return PatternTable(
+        patterns,
+        entries,
+        scripts,
+        [_closed_sides(script, group) for script, group in zip(scripts, entries, strict=True)],
+        [_presence_keys(group) for group in entries],
+        ahocorasick_rs.AhoCorasick(patterns, matchkind=(
+            ahocorasick_rs.MatchKind.Standard if overlapping
+            else ahocorasick_rs.MatchKind.LeftmostLongest)),
+        overlapping,
     )

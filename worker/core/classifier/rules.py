@@ -6,6 +6,7 @@ categories and country codes, never on language-specific strings.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ from worker.core.classifier.lexicon import (
 )
 from worker.core.classifier.scan import Hit, ScannedDoc
 
+_CLAUSE_BREAK = re.compile(r"[,،؛;:]")
+DEFAULT_SECTOR = "research_education"
 EVENT_PRIORITY = ("agreement", "joint_body", "visit", "meeting", "event", "intent")
 COOP_CATEGORIES = frozenset({"coop", "joint", "agreement_noun", "joint_body"})
 ACT_CATEGORIES = frozenset({"sign_past", "visit", "meeting", "event", "intent", "joint_body"})
@@ -28,6 +31,9 @@ LEAD_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
 PARTY_CONTEXT_BONUS = 1.0
 PARTNER_MIN_SALIENCE = 2.0
+LIST_SIZE = 4  # a sentence naming this many countries is a list: its mentions weigh less
+LIST_FACTOR = 0.5
+INTERACTION_CUES = ("meeting", "visit_weak", "session", "coop", "joint", "sign_past", "event")
 PARTNER_RELATIVE = 0.3
 MAX_PARTNERS = 12
 
@@ -43,6 +49,20 @@ class SentenceFacts:
     sectors_weak: set[str] = field(default_factory=set)
     orgs: set[str] = field(default_factory=set)
     venue_cities: set[str] = field(default_factory=set)
+    first: dict[str, int] = field(default_factory=dict)
+    text: str = ""  # the joined normalised document (positions in `first` refer to it)
+
+    def later_clause(self, category: str, *others: str) -> bool:
+        """Whether cue `category` is absent or sits in a later clause (after a comma) than
+        every cue of `others`: a future marker there does not undo an act reported before."""
+        if category not in self.first:
+            return True
+        pos = self.first[category]
+        for other in others:
+            start = self.first.get(other, -1)
+            if start >= pos or not _CLAUSE_BREAK.search(self.text, start, pos):
+                return False
+        return True
 
     def has(self, *categories: str) -> bool:
         return not self.cues.keys().isdisjoint(categories)
@@ -110,7 +130,8 @@ def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
 
 def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
     sentences = [
-        SentenceFacts(s.index, t.cues, sectors_strong=t.sectors_strong, sectors_weak=t.sectors_weak)
+        SentenceFacts(s.index, t.cues, sectors_strong=t.sectors_strong,
+                      sectors_weak=t.sectors_weak, first=t.first, text=doc.joined)
         for s, t in zip(doc.sentences, doc.terms, strict=True)
     ]
     mentions: list[Mention] = []
@@ -141,7 +162,9 @@ def _salience(
         non_venue.add(m.code)
         weight = _position_weight(m.sentence)
         facts = sentences[m.sentence]
-        if facts.has(*COOP_CATEGORIES) or facts.has("sign_past", "meeting", "visit"):
+        if len(facts.countries) >= LIST_SIZE and m.category != COMPANY:
+            weight *= LIST_FACTOR
+        elif facts.has(*COOP_CATEGORIES) or facts.has("sign_past", "meeting", "visit"):
             weight += PARTY_CONTEXT_BONUS
         if m.category == CITY:
             weight *= 0.75
@@ -166,20 +189,23 @@ def _relevant(facts: Facts, partners: tuple[str, ...]) -> list[SentenceFacts]:
     """Title plus sentences that name a partner or carry a cooperation cue."""
     wanted = set(partners)
     return [
-        s for s in facts.sentences
-        if s.index == 0 or wanted & set(s.countries) or s.has(*COOP_CATEGORIES)
+        s
+        for s in facts.sentences
+        if s.index == 0 or wanted & set(s.countries) or s.has(*COOP_CATEGORIES, *ACT_CATEGORIES)
     ]
 
 
 def find_sectors(relevant: list[SentenceFacts]) -> tuple[str, ...]:
+    """Strong terms count anywhere relevant; weak (generic) terms only in a title or lead
+    sentence that speaks of cooperation, or when nothing more specific was found."""
     found: set[str] = set()
-    weak_counts: dict[str, int] = defaultdict(int)
+    weak: set[str] = set()
     for s in relevant:
         found |= s.sectors_strong
-        for sector in s.sectors_weak:
-            weak_counts[sector] += 2 if s.index == 0 or s.has("coop") else 1
-    found |= {sector for sector, n in weak_counts.items() if n >= 2}
-    return tuple(sorted(found))
+        if s.index <= 1 and s.has("coop", "joint", "agreement_noun"):
+            found |= s.sectors_weak
+        weak |= s.sectors_weak
+    return tuple(sorted(found or weak))
 
 
 def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
@@ -187,13 +213,19 @@ def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
     foreign side is a resident ambassador."""
     hosts = s.venue_cities & partners
     guests = {c for c in s.countries if c in partners} - hosts
-    return bool(hosts and guests) and not s.has("ambassador")
+    interaction = s.has(*INTERACTION_CUES)
+    return bool(hosts and guests) and interaction and not s.has("ambassador")
 
 
 def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
+    if not s.cues:
+        return None
     future = s.has("future")
     background = s.has("background")
-    if s.has("agreement_noun") and s.has("sign_past") and not future and not background:
+    signed = (s.has("agreement_noun") and s.has("sign_past")) or s.has("concluded")
+    sign_first = s.later_clause("future", "sign_past", "agreement_noun") or (
+        s.has("concluded") and s.later_clause("future", "concluded"))
+    if signed and sign_first and not background:
         return "agreement"
     if s.has("joint_body") and s.has("session") and not future and not background:
         return "joint_body"
@@ -205,8 +237,8 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
         return "meeting" if not future else "intent"
     if s.has("visit_weak") and not future:
         return "visit"
-    if (s.has("event") or s.has("milestone")) and not future:
-        return "event"
+    if s.has("milestone") or (s.has("event") and not background):
+        return "event" if not future else "intent"
     if s.has("intent") or future:
         return "intent"
     return None
@@ -229,8 +261,13 @@ def find_event_type(
     return best, where
 
 
-def _score(facts: Facts, relevant: list[SentenceFacts], sectors: tuple[str, ...],
-           partners: tuple[str, ...], event: str | None) -> tuple[float, dict[str, float]]:
+def _score(
+    facts: Facts,
+    relevant: list[SentenceFacts],
+    sectors: tuple[str, ...],
+    partners: tuple[str, ...],
+    event: str | None,
+) -> tuple[float, dict[str, float]]:
     title = facts.sentences[0] if facts.sentences else SentenceFacts(0)
     lead = facts.sentences[:3]
     parts: dict[str, float] = {}
@@ -238,27 +275,58 @@ def _score(facts: Facts, relevant: list[SentenceFacts], sectors: tuple[str, ...]
     parts["coop"] = 1.5 if any(s.has(*COOP_CATEGORIES) for s in relevant) else 0.0
     parts["act"] = 1.0 if event in EVENT_PRIORITY[:4] else (0.5 if event else 0.0)
     generic_tech = any(s.has("tech") for s in relevant)
-    parts["tech"] = 1.5 if sectors else (0.5 if generic_tech else -2.0)
+    strong_sector = any(s.sectors_strong for s in relevant)
+    if strong_sector:
+        parts["tech"] = 1.5
+    else:
+        parts["tech"] = 0.5 if sectors or generic_tech else -2.0
     conflict = sum(s.cues.get("neg_conflict", 0) for s in lead)
     offtopic = sum(s.cues.get("neg_offtopic", 0) for s in relevant)
     tech_terms = sum(len(s.sectors_strong) + s.cues.get("tech", 0) for s in relevant)
     conflict_story = title.has("neg_conflict") or conflict >= 2
     parts["conflict"] = -1.5 * min(2, conflict) if conflict_story else 0.0
-    parts["offtopic"] = -1.5 if offtopic > tech_terms else 0.0
+    parts["offtopic"] = 0.0
+    if offtopic > tech_terms:
+        heavy = offtopic >= 2 * tech_terms + 3 or (
+            title.has("neg_offtopic") and not title.sectors_strong)
+        parts["offtopic"] = -3.0 if heavy else -1.5
     parts["opinion"] = -2.5 if any(s.has("opinion") for s in lead[:2]) else 0.0
     return sum(parts.values()) - 4.0, parts
 
 
+def _too_few_countries(doc: ScannedDoc) -> Decision:
+    counts: dict[str, int] = defaultdict(int)
+    for hit in doc.hits:
+        if hit.entry.kind == COUNTRY:
+            for code in hit.entry.value.split("+"):
+                counts[code] += 1
+    diagnostics: dict[str, object] = {
+        "salience": dict(sorted(counts.items())),  # plain mention counts
+        "reason": "fewer than two countries named",
+    }
+    return Decision(False, 0.01, (), (), None, (), diagnostics)
+
+
 def decide(lex: Lexicon, doc: ScannedDoc) -> Decision:
+    if not doc.terms_scanned:
+        return _too_few_countries(doc)
     facts = collect_facts(lex, doc)
     partners = select_partners(facts)
+    if len(partners) < 2:
+        diagnostics: dict[str, object] = {
+            "salience": {k: round(v, 2) for k, v in sorted(facts.salience.items())},
+            "venue_only": sorted(facts.venue_only),
+            "candidate_partners": list(partners),
+            "reason": "fewer than two partner countries",
+        }
+        return Decision(False, 0.02, (), (), None, (), diagnostics)
     relevant = _relevant(facts, partners)
     sectors = find_sectors(relevant)
     event, where = find_event_type(facts.sentences, partners)
     raw, parts = _score(facts, relevant, sectors, partners, event)
     is_coop = raw > 0 and len(partners) >= 2
     score = 1.0 / (1.0 + pow(2.718281828, -raw))
-    diagnostics: dict[str, object] = {
+    diagnostics = {
         "salience": {k: round(v, 2) for k, v in sorted(facts.salience.items())},
         "venue_only": sorted(facts.venue_only),
         "score_parts": parts,
@@ -270,6 +338,8 @@ def decide(lex: Lexicon, doc: ScannedDoc) -> Decision:
     if not is_coop:
         return Decision(False, score, (), (), None, tuple(where), diagnostics)
     deciding = where or [s.index for s in relevant[:1]]
+    # A true item has a sector; generic science-and-technology cooperation is research_education.
+    sectors = sectors or (DEFAULT_SECTOR,)
     return Decision(True, score, partners, sectors, event or "intent", tuple(deciding), diagnostics)
 
 

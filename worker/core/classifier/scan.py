@@ -8,7 +8,6 @@ boundaries and affixes fit the entry (closed clitic/suffix sets, capitalisation)
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -29,6 +28,8 @@ from worker.core.classifier.lexicon import (
     SUFFIX_OPEN,
     LexEntry,
     Lexicon,
+    PatternTable,
+    presence_key,
 )
 from worker.core.classifier.result import Field
 from worker.core.textnorm import normalize, normalize_with_offsets
@@ -38,14 +39,16 @@ MAX_TITLE_CHARS = 1_000
 
 _MARKUP = re.compile(r"<[^<>]{0,2000}>|&#?[A-Za-z0-9]{1,10};")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?؟;؛])\s+|(?<=[。！？；])|\n\s*")
+_SENTENCE_END = re.compile(r"[.!?؟;؛]+(?=\s)|[。！？；۔।]+|\n")
+OFFICE_WINDOW = 25
+MIN_COUNTRIES = 2
 _ENTITY_KINDS = (COUNTRY, ORG, STOP)
 _WORD_TAIL = re.compile(r"[^\W\d_]*")
 _MAX_PREFIX = 5
 _EMPTY_ONLY = frozenset({""})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sentence:
     field: Field
     start: int  # offsets into the original field string
@@ -71,6 +74,8 @@ class SentenceTerms:
     cues: dict[str, int]
     sectors_strong: set[str]
     sectors_weak: set[str]
+    seen: set[str]  # presence keys already recorded (see lexicon.presence_key)
+    first: dict[str, int]  # position of the first cue of each category (joined string)
 
 
 @dataclass(slots=True)
@@ -80,32 +85,46 @@ class ScannedDoc:
     terms: list[SentenceTerms]
     joined: str
     truncated: bool
+    terms_scanned: bool = True
 
 
 def blank_markup(text: str) -> str:
     """Replace tags, entities and control characters by spaces of the same length."""
-    text = _MARKUP.sub(lambda m: " " * len(m.group(0)), text)
-    return _CONTROL.sub(" ", text)
+    if "<" in text or "&" in text:
+        text = _MARKUP.sub(lambda m: " " * len(m.group(0)), text)
+    return _CONTROL.sub(" ", text) if _CONTROL.search(text) else text
 
 
-def split_sentences(text: str, field: Field, first_index: int) -> list[tuple[Field, int, int]]:
-    spans: list[tuple[Field, int, int]] = []
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the non-blank sentences of `text`."""
+    spans: list[tuple[int, int]] = []
     pos = 0
-    for brk in _SENTENCE_BREAK.finditer(text):
-        if brk.start() > pos:
-            spans.append((field, pos, brk.start()))
-        pos = max(pos, brk.end())
-    if pos < len(text):
-        spans.append((field, pos, len(text)))
-    return [(f, s, e) for f, s, e in spans if text[s:e].strip()]
+    for brk in _SENTENCE_END.finditer(text):
+        end = brk.start() if brk.group() == "\n" else brk.end()
+        if end > pos and not text[pos:end].isspace():
+            spans.append((pos, end))
+        pos = brk.end()
+    if pos < len(text) and not text[pos:].isspace():
+        spans.append((pos, len(text)))
+    return [_strip_span(text, s, e) for s, e in spans]
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _sentences(title: str, text: str) -> tuple[list[Sentence], list[str]]:
     clean_title = blank_markup(title[:MAX_TITLE_CHARS])
     clean_text = blank_markup(text[:MAX_TEXT_CHARS])
-    spans = split_sentences(clean_title, "title", 0)
-    spans = [("title", spans[0][1], spans[-1][2])] if spans else []
-    spans += split_sentences(clean_text, "text", 1)
+    title_spans = split_sentences(clean_title)
+    spans: list[tuple[Field, int, int]] = []
+    if title_spans:
+        spans.append(("title", title_spans[0][0], title_spans[-1][1]))
+    spans += [("text", s, e) for s, e in split_sentences(clean_text)]
     sentences: list[Sentence] = []
     norms: list[str] = []
     cursor = 0
@@ -221,45 +240,127 @@ def _keep_longest_entities(hits: list[Hit]) -> list[Hit]:
     return [h for h in kept if h.entry.kind != STOP]
 
 
-def _record(terms: SentenceTerms, entry: LexEntry) -> None:
+def in_office_title(lex: Lexicon, joined: str, start: int, end: int, floor: int) -> bool:
+    """A sector word that names a ministry ('Minister of ICT', 'وزير الاتصالات')."""
+    before, after = lex.office_before, lex.office_after
+    if before is None or after is None:
+        return False
+    if before.search(joined, max(floor, start - OFFICE_WINDOW), start):
+        return True
+    return after.match(joined, end) is not None
+
+
+def _record_all(
+    lex: Lexicon, group: tuple[LexEntry, ...], terms: SentenceTerms, joined: str, start: int,
+    end: int, floor: int,
+) -> None:
+    for entry in group:
+        if not entry.plain and (entry.prefix == PREFIX_ARTICLE or entry.suffix != SUFFIX_OPEN):
+            continue
+        if entry.kind == SECTOR and in_office_title(lex, joined, start, end, floor):
+            continue
+        _record(terms, entry, start)
+
+
+def _record(terms: SentenceTerms, entry: LexEntry, start: int) -> None:
+    terms.seen.add(presence_key(entry))
     if entry.kind == CUE:
         terms.cues[entry.category] = terms.cues.get(entry.category, 0) + 1
+        if start < terms.first.get(entry.category, start + 1):
+            terms.first[entry.category] = start
     elif entry.strong:
         terms.sectors_strong.add(entry.value)
     else:
         terms.sectors_weak.add(entry.value)
 
 
+def _boundary(joined: str, start: int, end: int, script: str,
+              closed: tuple[bool, bool]) -> Boundary | None:
+    """The match's boundary, or None when letters are glued where no entry allows them."""
+    glued_before = start > 0 and joined[start - 1].isalpha()
+    glued_after = end < len(joined) and joined[end].isalpha()
+    if not glued_before and not glued_after:
+        return _CLEAN_HYPHEN if joined[end : end + 1] == "-" else _CLEAN
+    if (glued_before and closed[0]) or (glued_after and closed[1]):
+        return None
+    return boundary_at(joined, start, end, script)
+
+
+def _sentence_of(norms: list[str]) -> list[int]:
+    """For each character of the joined string, the index of its sentence."""
+    owner: list[int] = []
+    for i, norm in enumerate(norms):
+        owner.extend([i] * (len(norm) + 1))
+    return owner
+
+
+def _match(
+    lex: Lexicon, table: PatternTable, joined: str, owner: list[int], sentences: list[Sentence],
+    norms: list[str], terms: list[SentenceTerms], hits: list[Hit],
+) -> None:
+    """Run one automaton and keep the matches whose boundaries and case fit their entries."""
+    presence, scripts, closed, entries = table.presence, table.scripts, table.closed, table.entries
+    size = len(joined)
+    matches = table.automaton.find_matches_as_indexes(joined, overlapping=table.overlapping)
+    for pattern_id, start, end in matches:
+        si = owner[start]
+        keys = presence[pattern_id]
+        if keys is not None:
+            if keys <= terms[si].seen:
+                continue
+            if not (start and joined[start - 1].isalpha()) and not (
+                end < size and joined[end].isalpha()
+            ):
+                # whole word, plain cue/sector entries: nothing more to check
+                _record_all(lex, entries[pattern_id], terms[si], joined, start, end,
+                            sentences[si].norm_start)
+                continue
+        script = scripts[pattern_id]
+        bound = _boundary(joined, start, end, script, closed[pattern_id])
+        if bound is None:
+            continue
+        fitting = [e for e in entries[pattern_id] if affixes_fit(lex, bound, e, script)]
+        if fitting:
+            own_terms = terms[si] if terms else None
+            _accept(lex, fitting, joined, start, end, sentences[si], norms[si], own_terms, hits)
+
+
+def _accept(
+    lex: Lexicon, fitting: list[LexEntry], joined: str, start: int, end: int,
+    sentence: Sentence, norm: str, terms: SentenceTerms | None, hits: list[Hit],
+) -> None:
+    """Record entries whose affixes fit, after the case check (proper names, acronyms)."""
+    surface = ""
+    offset = sentence.norm_start
+    for entry in fitting:
+        if entry.case != CASE_ANY:
+            surface = surface or _surface(sentence, norm, start - offset, end - offset)
+            if not _case_fits(entry, surface):
+                continue
+        if entry.kind not in (CUE, SECTOR):
+            hits.append(Hit(sentence.index, start, end, entry, surface))
+        elif terms is not None and not (
+            entry.kind == SECTOR and in_office_title(lex, joined, start, end, offset)
+        ):
+            _record(terms, entry, start)
+
+
 def scan(lex: Lexicon, title: str, text: str) -> ScannedDoc:
+    """Find countries first; cues and sector terms only when two or more countries appear
+    (an item naming fewer countries cannot report cooperation between countries)."""
     sentences, norms = _sentences(title, text)
     joined = "\n".join(norms)
-    size = len(joined)
-    starts = [s.norm_start for s in sentences]
+    owner = _sentence_of(norms)
     hits: list[Hit] = []
-    terms = [SentenceTerms({}, set(), set()) for _ in sentences]
-    for pattern_id, start, end in lex.automaton.find_matches_as_indexes(joined, overlapping=True):
-        script = lex.scripts[pattern_id]
-        if (start and joined[start - 1].isalpha()) or (end < size and joined[end].isalpha()):
-            bound = boundary_at(joined, start, end, script)
-        else:
-            bound = _CLEAN_HYPHEN if joined[end : end + 1] == "-" else _CLEAN
-        si = bisect.bisect_right(starts, start) - 1
-        surface = ""
-        for entry in lex.entries[pattern_id]:
-            if not affixes_fit(lex, bound, entry, script):
-                continue
-            if entry.case != CASE_ANY:
-                sentence = sentences[si]
-                offset = sentence.norm_start
-                surface = surface or _surface(sentence, norms[si], start - offset, end - offset)
-                if not _case_fits(entry, surface):
-                    continue
-            if entry.kind in (CUE, SECTOR):
-                _record(terms[si], entry)
-            else:
-                hits.append(Hit(si, start, end, entry, surface))
+    terms: list[SentenceTerms] = []  # the entity table has no cue or sector entries
+    _match(lex, lex.entities, joined, owner, sentences, norms, terms, hits)
+    hits = _keep_longest_entities(hits)
+    codes = {code for h in hits if h.entry.kind == COUNTRY for code in h.entry.value.split("+")}
+    if len(codes) >= MIN_COUNTRIES:
+        terms = [SentenceTerms({}, set(), set(), set(), {}) for _ in sentences]
+        _match(lex, lex.terms, joined, owner, sentences, norms, terms, hits)
     truncated = len(text) > MAX_TEXT_CHARS or len(title) > MAX_TITLE_CHARS
-    return ScannedDoc(sentences, _keep_longest_entities(hits), terms, joined, truncated)
+    return ScannedDoc(sentences, hits, terms, joined, truncated, len(codes) >= MIN_COUNTRIES)
 
 
 __all__ = ["CASE_CAPITAL", "CASE_UPPER", "Hit", "ScannedDoc", "Sentence", "scan"]

@@ -1,0 +1,1 @@
+"""Data files of the cooperation classifier (loaded with importlib.resources)."""
