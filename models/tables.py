@@ -41,7 +41,9 @@ class Feed(Base):
     __tablename__ = "feeds"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)  # as configured: the identity
+    # where it is fetched from after a permanent redirect was seen several polls in a row
+    fetch_url: Mapped[str | None] = mapped_column(String(2048))
     name: Mapped[str | None] = mapped_column(String(300))
     language: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16), default="config")  # config, cli, opml

@@ -186,6 +186,7 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
             {
                 "id": r.feed.id,
                 "url": r.feed.url,
+                "fetch_url": r.feed.fetch_url,
                 "name": r.feed.name,
                 "status": r.feed.status,
                 "last_polled": _iso(r.feed.last_polled_at),
@@ -210,6 +211,8 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
             f"{r['id']:>4} {r['status']:8} {r['items']:>6} {r['cooperation']:>5} {r['errors']:>6}  "
             f"{_short(r['last_polled']):20} {_short(r['next_check']):20} {r['url']}"
         )
+        if r["fetch_url"]:
+            typer.echo(f"{'':>56}→ moved to {r['fetch_url']}")
         if r["last_error"]:
             typer.echo(f"{'':>56}└ {r['last_error']}")
 

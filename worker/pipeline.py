@@ -132,7 +132,9 @@ def refresh_feeds(rt: Runtime, feed_ids: Sequence[int], token: str) -> RefreshOu
     """Fetch the claimed feeds concurrently, parse what changed, store what is new."""
     with rt.sessions.begin() as session:
         feeds = store.load_claimed_feeds(session, feed_ids, token)
-        requests = [FetchRequest(f.id, f.url, f.etag, f.last_modified) for f in feeds]
+        requests = [
+            FetchRequest(f.id, f.fetch_url or f.url, f.etag, f.last_modified) for f in feeds
+        ]
     results = fetch_all(requests, rt.fetch_policy)
     new_ids: list[int] = []
     failed: dict[str, str] = {}
@@ -205,7 +207,7 @@ def _record_success(
         if parsed.title and not feed.name:
             values["name"] = parsed.title[:300]
         entry_times = [e.published for e in parsed.entries if e.published is not None]
-    values.update(_redirect_values(session, feed, result))
+    values.update(_redirect_values(feed, result))
     values["next_check_at"] = next_check(
         now=now,
         bounds=rt.bounds,
@@ -218,17 +220,18 @@ def _record_success(
     store.release_feed(session, feed.id, token, **values)
 
 
-def _redirect_values(session: Session, feed: Feed, result: FetchResult) -> dict[str, object]:
-    """A permanent redirect seen several polls in a row moves the feed to its new URL."""
+def _redirect_values(feed: Feed, result: FetchResult) -> dict[str, object]:
+    """A permanent redirect seen several polls in a row moves where the feed is fetched from.
+
+    The configured URL stays the feed's identity, so the configuration still names it.
+    """
     if not result.permanent_redirect:
         return {"redirect_count": 0} if feed.redirect_count else {}
     seen = feed.redirect_count + 1
     if seen < PERMANENT_REDIRECTS_BEFORE_MOVE:
         return {"redirect_count": seen}
-    if store.load_feed_by_url(session, result.permanent_redirect) is not None:
-        return {"redirect_count": seen}  # another feed already has that URL: keep both apart
     log.info("feed %s moved permanently to %s", feed.url, result.permanent_redirect)
-    return {"url": result.permanent_redirect, "redirect_count": 0}
+    return {"fetch_url": result.permanent_redirect, "redirect_count": 0}
 
 
 def _record_failure(

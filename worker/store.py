@@ -604,7 +604,3 @@ def list_deliveries(session: Session, status: str | None, limit: int) -> list[De
 def delivery_counts(session: Session) -> dict[str, int]:
     stmt = select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
     return {status: int(n) for status, n in session.execute(stmt)}
-
-
-def load_feed_by_url(session: Session, url: str) -> Feed | None:
-    return session.scalars(select(Feed).where(Feed.url == url)).first()

@@ -339,3 +339,39 @@ def test_a_failing_feed_is_reported_once_per_episode(
     site.status["/news.xml"] = 500
     poll(2)
     assert paths(webhook) == ["/health", "/health"]  # a new episode, a new warning
+
+
+def test_a_permanent_redirect_seen_three_times_moves_the_feed_and_410_retires_it(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+) -> None:
+    site.put("/new.xml", rss([WEATHER]))
+    site.redirects["/news.xml"] = (301, "/new.xml")
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    assert isinstance(rt.clock, Clock)
+    urls = []
+    for _ in range(3):
+        summary = pipeline.run_cycle(rt)
+        assert summary.feeds_failed == {}
+        with rt.sessions.begin() as s:
+            urls.append(s.scalars(select(Feed.fetch_url)).one())
+        rt.clock.advance(hours=7)
+    assert urls == [None, None, site.url("/new.xml")]
+    pipeline.run_cycle(rt)
+    assert site.hits.get("/news.xml") == 3  # the old address is no longer asked
+    rt.clock.advance(hours=7)
+    with rt.sessions.begin() as s:
+        assert s.scalar(select(func.count(Article.id))) == 1  # the same entry, stored once
+    site.status["/new.xml"] = 410
+    pipeline.run_cycle(rt)
+    rt.clock.advance(days=30)
+    hits = site.hits.get("/new.xml", 0)
+    pipeline.run_cycle(rt)
+    assert site.hits.get("/new.xml", 0) == hits  # a gone feed is not polled again
+    with rt.sessions.begin() as s:
+        feed = s.scalars(select(Feed)).one()
+    assert feed.status == FeedStatus.GONE
+    assert feed.last_error_kind == "gone"

@@ -17,6 +17,7 @@ class FeedSite:
 
     pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)  # path → forced status
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path → (3xx, path)
     hits: dict[str, int] = field(default_factory=dict)
     not_modified: int = 0
     base_url: str = ""
@@ -41,6 +42,13 @@ def _handler(site: FeedSite) -> type[BaseHTTPRequestHandler]:
                 site.hits[self.path] = site.hits.get(self.path, 0) + 1
                 forced = site.status.get(self.path)
                 page = site.pages.get(self.path)
+                redirect = site.redirects.get(self.path)
+            if redirect is not None:
+                self.send_response(redirect[0])
+                self.send_header("Location", site.base_url + redirect[1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if forced is not None:
                 self.send_response(forced)
                 self.send_header("Content-Length", "0")
