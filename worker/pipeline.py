@@ -277,11 +277,18 @@ def process_articles(rt: Runtime, article_ids: Sequence[int]) -> list[int]:
     delivery_ids: list[int] = []
     with rt.sessions.begin() as session:
         watchlist_ids = store.sync_watchlists(session, _definitions(rt.config), now)
-        for article, feed in store.load_unprocessed(session, article_ids):
-            result = classify(
-                article.title, article.content or article.summary, _lang_hint(article, feed)
+        classified = [
+            (
+                article,
+                feed,
+                classify(
+                    article.title, article.content or article.summary, _lang_hint(article, feed)
+                ),
             )
-            store.save_classification(session, article.id, result, now)
+            for article, feed in store.load_unprocessed(session, article_ids)
+        ]
+        store.save_classifications(session, [(a.id, result) for a, _, result in classified], now)
+        for article, feed, result in classified:
             if not article.alerts_suppressed:
                 item = MatchItem(article.title, article.content, feed.name, feed.url, result)
                 delivery_ids += _enqueue_alerts(rt, session, article, item, watchlist_ids, now)
@@ -588,15 +595,19 @@ class CycleSummary:
         )
 
 
-def run_cycle(rt: Runtime) -> CycleSummary:
+def run_cycle(rt: Runtime, *, max_rounds: int = 1000) -> CycleSummary:
     """All due feeds → articles → alerts delivered, synchronously, with the same jobs."""
     summary = CycleSummary()
     article_ids: list[int] = []
-    for batch in schedule_due_feeds(rt):
-        outcome = refresh_feeds(rt, batch.feed_ids, batch.token)
-        summary.feeds_polled += outcome.polled
-        summary.feeds_failed.update(outcome.failed)
-        article_ids += outcome.new_article_ids
+    for _ in range(max_rounds):  # each round claims up to 20 batches of due feeds
+        batches = schedule_due_feeds(rt)
+        if not batches:
+            break
+        for batch in batches:
+            outcome = refresh_feeds(rt, batch.feed_ids, batch.token)
+            summary.feeds_polled += outcome.polled
+            summary.feeds_failed.update(outcome.failed)
+            article_ids += outcome.new_article_ids
     summary.new_articles = len(article_ids)
     report_feed_health(rt)
     swept = sweep(rt, grace=timedelta(0))

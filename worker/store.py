@@ -85,6 +85,8 @@ class FeedSpec:
 
 def add_feeds(session: Session, specs: Sequence[FeedSpec], now: datetime) -> list[int]:
     """Insert feeds not yet known (by URL); return the ids of those inserted."""
+    known = set(session.scalars(select(Feed.url).where(Feed.url.in_([s.url for s in specs]))))
+    specs = [s for s in specs if s.url not in known]  # the insert below still settles races
     if not specs:
         return []
     rows = [
@@ -253,13 +255,14 @@ def insert_new_articles(
         }
         for e in {e.entry_key[:600]: e for e in entries}.values()
     ]
+    # executemany of one cached statement (SQLAlchemy batches it as "insertmanyvalues");
+    # `.values(rows)` built and compiled a new statement of len(rows) x 12 binds per feed.
     stmt = (
-        _insert(session, Article)
-        .values(rows)
+        _insert(session, Article.__table__)
         .on_conflict_do_nothing(index_elements=["feed_id", "entry_key"])
-        .returning(Article.id)
+        .returning(Article.__table__.c.id)
     )
-    return sorted(session.scalars(stmt))
+    return sorted(session.connection().execute(stmt, rows).scalars())
 
 
 def load_unprocessed(session: Session, article_ids: Sequence[int]) -> list[tuple[Article, Feed]]:
@@ -272,27 +275,33 @@ def load_unprocessed(session: Session, article_ids: Sequence[int]) -> list[tuple
     return [(a, f) for a, f in session.execute(stmt)]
 
 
-def save_classification(
-    session: Session, article_id: int, result: ClassifierResult, now: datetime
+def save_classifications(
+    session: Session, results: Sequence[tuple[int, ClassifierResult]], now: datetime
 ) -> None:
-    payload = result.to_json()
-    stmt = (
-        _insert(session, Classification)
-        .values(
-            article_id=article_id,
-            version=result.version,
-            is_cooperation=result.is_cooperation,
-            score=result.score,
-            partners=payload["partners"],
-            sectors=payload["sectors"],
-            event_type=result.event_type,
-            lang=result.lang,
-            evidence=payload["evidence"],
-            created_at=now,
+    """All classifications of a batch in one executemany of one cached statement."""
+    if not results:
+        return
+    rows = []
+    for article_id, result in results:
+        payload = result.to_json()
+        rows.append(
+            {
+                "article_id": article_id,
+                "version": result.version,
+                "is_cooperation": result.is_cooperation,
+                "score": result.score,
+                "partners": payload["partners"],
+                "sectors": payload["sectors"],
+                "event_type": result.event_type,
+                "lang": result.lang,
+                "evidence": payload["evidence"],
+                "created_at": now,
+            }
         )
-        .on_conflict_do_nothing(index_elements=["article_id", "version"])
+    stmt = _insert(session, Classification.__table__).on_conflict_do_nothing(
+        index_elements=["article_id", "version"]
     )
-    session.execute(stmt)
+    session.connection().execute(stmt, rows)
 
 
 def mark_processed(session: Session, article_ids: Iterable[int], now: datetime) -> None:
@@ -356,16 +365,30 @@ def list_articles(
 def sync_watchlists(
     session: Session, definitions: dict[str, dict[str, Any]], now: datetime
 ) -> dict[str, int]:
-    """Upsert the configured watchlists by name; return name → id."""
-    if definitions:
-        stmt = _insert(session, Watchlist).values(
-            [{"name": n, "definition": d, "updated_at": now} for n, d in definitions.items()]
+    """Upsert the configured watchlists whose definition changed; return name → id.
+
+    Unchanged rows are not written: an upsert locks its row until the transaction ends, and
+    every process_articles transaction calls this, so concurrent workers would queue up.
+    """
+    known = {
+        name: (wid, definition)
+        for name, wid, definition in session.execute(
+            select(Watchlist.name, Watchlist.id, Watchlist.definition).where(
+                Watchlist.name.in_(definitions)
+            )
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"definition": stmt.excluded.definition, "updated_at": stmt.excluded.updated_at},
-        )
-        session.execute(stmt)
+    }
+    changed = {n: d for n, d in definitions.items() if n not in known or known[n][1] != d}
+    if not changed:
+        return {name: wid for name, (wid, _) in known.items()}
+    stmt = _insert(session, Watchlist).values(
+        [{"name": n, "definition": d, "updated_at": now} for n, d in changed.items()]
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"definition": stmt.excluded.definition, "updated_at": stmt.excluded.updated_at},
+    )
+    session.execute(stmt)
     rows = session.execute(
         select(Watchlist.name, Watchlist.id).where(Watchlist.name.in_(definitions))
     )
