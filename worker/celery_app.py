@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
+from worker.config import ConfigError
+from worker.runtime import read_config
 from worker.settings import Settings, load_settings
 
 
@@ -95,3 +98,15 @@ def _reset_after_fork(**_: Any) -> None:
     from worker import tasks  # noqa: PLC0415  (tasks imports this module; the signal runs later)
 
     tasks.reset_runtime()
+
+
+@worker_init.connect
+@beat_init.connect
+def _check_configuration(**_: Any) -> None:
+    """Refuse a wrong configuration file at start rather than in every task: print the error
+    (file, line, field) and exit 2, as `coopwatch config check` does."""
+    try:
+        read_config(load_settings())
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from exc

@@ -10,10 +10,12 @@ they return the ids of follow-up work, which the caller enqueues after the commi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Article, DeliveryStatus, Feed, FeedStatus
@@ -21,7 +23,7 @@ from worker import store
 from worker.adapters.fetch import FetchPolicy, FetchRequest, FetchResult, fetch_all
 from worker.adapters.notify import Notifier, SendOutcome
 from worker.config import LoadedConfig, Target, WatchlistConfig, target_key, watch_rule
-from worker.core.classifier import classify
+from worker.core.classifier import ClassifierResult, classify
 from worker.core.digest import render_digest
 from worker.core.errors import ErrorKind
 from worker.core.feeds import FeedParseError, ParsedFeed, body_hash, parse_feed
@@ -278,22 +280,34 @@ def process_articles(rt: Runtime, article_ids: Sequence[int]) -> list[int]:
     with rt.sessions.begin() as session:
         watchlist_ids = store.sync_watchlists(session, _definitions(rt.config), now)
         classified = [
-            (
-                article,
-                feed,
-                classify(
-                    article.title, article.content or article.summary, _lang_hint(article, feed)
-                ),
-            )
+            (article, feed, result)
             for article, feed in store.load_unprocessed(session, article_ids)
+            if (result := _classify(article, feed)) is not None
         ]
         store.save_classifications(session, [(a.id, result) for a, _, result in classified], now)
         for article, feed, result in classified:
             if not article.alerts_suppressed:
                 item = MatchItem(article.title, article.content, feed.name, feed.url, result)
                 delivery_ids += _enqueue_alerts(rt, session, article, item, watchlist_ids, now)
-        store.mark_processed(session, article_ids, now)
+        store.mark_processed(session, [a.id for a, _, _ in classified], now)
     return delivery_ids
+
+
+def _classify(article: Article, feed: Feed) -> ClassifierResult | None:
+    """The classifier's result, or None when it failed on this article.
+
+    One bad article must not hold back its batch: it stays unprocessed (the sweeper tries it
+    again and the log says why) while the others go on to their alerts.
+    """
+    try:
+        return classify(
+            article.title, article.content or article.summary, _lang_hint(article, feed)
+        )
+    # The classifier is pure code on untrusted text; whatever it raises is a bug to log, and
+    # the article must stay unprocessed rather than be lost.
+    except Exception:
+        log.exception("classifier failed on article %s (%s)", article.id, article.url)
+        return None
 
 
 def _lang_hint(article: Article, feed: Feed) -> str | None:
@@ -389,10 +403,36 @@ def deliver(rt: Runtime, delivery_id: int) -> DeliveryOutcome:
         )
     else:
         outcome = _send(rt, claimed)
-    with rt.sessions.begin() as session:
-        for row_id in claimed.ids:
-            result = _record_outcome(rt, session, row_id, claimed, outcome)
+    result = _record_with_retry(rt, claimed, outcome)
     return replace(result, delivery_id=delivery_id)
+
+
+#: Pauses between attempts to record a send's outcome while the database is unreachable.
+RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _record_with_retry(rt: Runtime, claimed: _Claimed, outcome: SendOutcome) -> DeliveryOutcome:
+    """The send happened; its outcome must reach the database, or the row is sent again when
+    its lease ends. A restarting database is retried here, bounded by half the lease: retrying
+    the task instead would repeat the send (its claim is still held, so it is skipped, and the
+    sweeper re-sends the row once the lease expires)."""
+    deadline = time.monotonic() + rt.settings.delivery_lease_seconds / 2
+    for delay in (*RECORD_RETRY_DELAYS, None):
+        try:
+            with rt.sessions.begin() as session:
+                results = [
+                    _record_outcome(rt, session, row_id, claimed, outcome) for row_id in claimed.ids
+                ]
+        except OperationalError:
+            if delay is None or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "recording the outcome of %s failed; retrying in %.1f s", claimed.ids, delay
+            )
+            time.sleep(delay)
+            continue
+        return results[-1]
+    raise AssertionError("unreachable")  # the last iteration returns or raises
 
 
 def _claim(rt: Runtime, session: Session, delivery_id: int) -> _Claimed | DeliveryOutcome:
@@ -567,11 +607,11 @@ class SweepOutcome:
     article_ids: list[int]
 
 
-def sweep(
-    rt: Runtime, *, grace: timedelta = timedelta(seconds=60), limit: int = 500
-) -> SweepOutcome:
+def sweep(rt: Runtime, *, grace: timedelta | None = None, limit: int = 500) -> SweepOutcome:
     """Find work whose doorbell was lost: due outbox rows and articles never processed."""
     now = rt.clock()
+    if grace is None:
+        grace = timedelta(seconds=rt.settings.sweep_grace_seconds)
     with rt.sessions.begin() as session:
         deliveries = store.due_delivery_ids(session, now, enqueued_before=now - grace, limit=limit)
         articles = store.unprocessed_article_ids(session, now - grace, limit)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker import __version__
@@ -65,7 +65,22 @@ class Settings(BaseSettings):
     task_time_limit_seconds: int = Field(
         default=600, ge=10, description="Hard time limit of one task (Celery)."
     )
+    sweep_grace_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="The sweeper re-rings a pending delivery or an unprocessed article whose "
+        "last doorbell is older than this (its message was lost with the broker).",
+    )
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _lease_above_delivery_timeout(self) -> Settings:
+        if self.delivery_lease_seconds <= self.delivery_timeout_seconds:
+            raise ValueError(
+                "delivery_lease_seconds must be above delivery_timeout_seconds: a delivery "
+                "still waiting for its receiver would be claimed and sent a second time"
+            )
+        return self
 
     @property
     def allow_private(self) -> tuple[str, ...]:

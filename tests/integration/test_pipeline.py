@@ -375,3 +375,35 @@ def test_a_permanent_redirect_seen_three_times_moves_the_feed_and_410_retires_it
         feed = s.scalars(select(Feed)).one()
     assert feed.status == FeedStatus.GONE
     assert feed.last_error_kind == "gone"
+
+
+def test_an_article_the_classifier_fails_on_does_not_hold_back_the_others(
+    tmp_path: Path,
+    db_url: str,
+    site: FeedSite,
+    webhook: WebhookSink,
+    runtimes: list[pipeline.Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    boom = dict(WEATHER, guid="boom", title="BOOM " + WEATHER["title"])
+    site.put("/news.xml", rss([IR_CN, boom]))
+    real = pipeline.classify
+
+    def flaky(title: str, text: str, lang: str | None = None) -> object:
+        if title.startswith("BOOM"):  # fault injection: a classifier bug on one input
+            raise IndexError("injected")
+        return real(title, text, lang)
+
+    monkeypatch.setattr(pipeline, "classify", flaky)
+    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    pipeline.run_cycle(rt)
+    assert paths(webhook) == ["/iran-china"]
+    with rt.sessions.begin() as s:
+        pending = list(s.scalars(select(Article.title).where(Article.processed_at.is_(None))))
+    assert pending == [boom["title"]]  # kept for the sweeper, not lost
+    monkeypatch.setattr(pipeline, "classify", real)
+    assert isinstance(rt.clock, Clock)
+    rt.clock.advance(minutes=1)
+    pipeline.run_cycle(rt)
+    with rt.sessions.begin() as s:
+        assert s.scalar(select(func.count(Article.id)).where(Article.processed_at.is_(None))) == 0
