@@ -436,11 +436,6 @@ def test_postgres_restart_mid_poll_tasks_retry_and_finish(
     assert "Retry in" in log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a send whose outcome cannot be recorded (database down) is re-sent after the "
-    "lease; deliver() should retry recording the outcome, not the send",
-)
 def test_postgres_down_while_a_send_completes_does_not_double_the_alert(
     tmp_path: Path,
     cluster: PrivatePostgres,
@@ -778,11 +773,6 @@ def test_an_invalid_apprise_url_is_refused_when_the_configuration_is_loaded(
     assert CANARY not in checked.stdout + checked.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `celery worker` reads the configuration only in its first task, so a worker "
-    "with an invalid Apprise URL starts and every task fails; it should exit at start",
-)
 def test_a_celery_worker_with_an_invalid_apprise_url_exits_at_start(
     tmp_path: Path, broker: str
 ) -> None:
@@ -811,11 +801,6 @@ def test_a_celery_worker_with_an_invalid_apprise_url_exits_at_start(
     assert "nosuchservice" in worker.log_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a delivery lease shorter than the delivery timeout is accepted, so the sweeper "
-    "re-sends a delivery while its first send is still waiting for the receiver",
-)
 def test_a_delivery_lease_not_above_the_delivery_timeout_is_refused() -> None:
     from pydantic import ValidationError  # noqa: PLC0415
 
