@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from worker.core.classifier import CLASSIFIER_VERSION, classify
+from worker.core.classifier.scan import _SENTENCE_END
 from worker.core.evaluation import evaluate
 
 DEV_SET = Path(__file__).parents[2].parent / "shared/eval/dev.jsonl"
@@ -288,3 +291,15 @@ def test_dev_set_metrics_stay_above_floor() -> None:
     assert overall["partners_exact"] >= 0.93  # type: ignore[operator]
     assert overall["sectors_micro_f1"] >= 0.92  # type: ignore[operator]
     assert overall["event_type_acc"] >= 0.84  # type: ignore[operator]
+
+
+def test_sentence_end_pattern_is_the_plain_alternation() -> None:
+    """scan._SENTENCE_END is written for speed; it must find what the plain form finds."""
+    plain = re.compile(r"[.!?؟;؛]+(?=\s)|[。！？；۔।]+|\n")
+    rng = random.Random(3)
+    alphabet = list(".!?؟;؛。！？；۔।\n \t\u3000\xa0ab،,")
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert [m.span() for m in _SENTENCE_END.finditer(text)] == [
+            m.span() for m in plain.finditer(text)
+        ], text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.core.textnorm import normalize, normalize_with_offsets
+from worker.core.textnorm import _TABLE, normalize, normalize_spans, normalize_with_offsets
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,13 @@ def test_offsets_skip_dropped_marks() -> None:
 def test_large_input_is_fast_enough_to_call() -> None:
     text = "همکاری ایران و چین " * 50_000
     assert normalize(text).startswith("همکاري ايران")
+
+
+def test_fast_fold_matches_the_translate_table_on_every_character() -> None:
+    """normalize() folds with str.lower + str.replace; it must equal the per-character table."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert [normalize(c) for c in chars] == [c.translate(_TABLE) for c in chars]
+    text = "ΣΟΦΙΑΣ σοφίας. İstanbul’da Coopération، الذَّكاءُ ایرانی‌ها ﷲ ﬁ 中伊合作 ٢٥"
+    assert normalize(text) == text.translate(_TABLE)
+    spans = [(0, 6), (7, 14), (16, 40), (41, len(text))]
+    assert normalize_spans(text, spans) == [normalize(text[a:b]) for a, b in spans]

@@ -69,11 +69,14 @@ class LexEntry:
     strong: bool = True
     substring: bool = False
     plain: bool = field(init=False, default=False, compare=False)
+    key: str = field(init=False, default="", compare=False)  # presence_key, computed once
 
     def __post_init__(self) -> None:
         # A bare whole word always fits this entry: the fast path of the boundary check.
         plain = self.prefix != PREFIX_ARTICLE and self.suffix not in (SUFFIX_HYPHEN, SUFFIX_ADJ)
         object.__setattr__(self, "plain", plain)
+        key = f"{'+' if self.strong else '-'}{self.value}" if self.kind == SECTOR else self.category
+        object.__setattr__(self, "key", key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,9 @@ class PatternTable:
     scripts: list[str]
     # per pattern: (no entry accepts letters glued before, no entry accepts letters after)
     closed: list[tuple[bool, bool]]
+    # per pattern: every entry is a substring entry (Han script, pairs), so word boundaries
+    # never matter and the boundary check can be skipped
+    loose: list[bool]
     # per pattern: the cue categories / sector keys it can add, when a sentence only needs to
     # know they are present (then a repeated match in the same sentence is skipped); else None
     presence: list[frozenset[str] | None]
@@ -315,9 +321,8 @@ COUNTED_CUES = frozenset({"neg_conflict", "neg_offtopic", "tech"})
 
 
 def presence_key(entry: LexEntry) -> str:
-    if entry.kind == SECTOR:
-        return f"{'+' if entry.strong else '-'}{entry.value}"
-    return entry.category
+    """What a sentence records for this entry: the cue category, or +/- and the sector key."""
+    return entry.key
 
 
 def _presence_keys(group: tuple[LexEntry, ...]) -> frozenset[str] | None:
@@ -371,6 +376,7 @@ def _pattern_table(
         entries,
         scripts,
         [_closed_sides(script, group) for script, group in zip(scripts, entries, strict=True)],
+        [all(e.substring for e in group) for group in entries],
         [_presence_keys(group) for group in entries],
         ahocorasick_rs.AhoCorasick(patterns, matchkind=(
             ahocorasick_rs.MatchKind.Standard if overlapping

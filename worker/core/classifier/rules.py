@@ -26,6 +26,8 @@ DEFAULT_SECTOR = "research_education"
 EVENT_PRIORITY = ("agreement", "joint_body", "visit", "meeting", "event", "intent")
 COOP_CATEGORIES = frozenset({"coop", "joint", "agreement_noun", "joint_body"})
 ACT_CATEGORIES = frozenset({"sign_past", "visit", "meeting", "event", "intent", "joint_body"})
+RELEVANT_CATEGORIES = COOP_CATEGORIES | ACT_CATEGORIES
+PARTY_CATEGORIES = COOP_CATEGORIES | {"sign_past", "meeting", "visit"}  # salience bonus
 TITLE_WEIGHT = 3.0
 LEAD_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
@@ -65,6 +67,9 @@ class SentenceFacts:
         return True
 
     def has(self, *categories: str) -> bool:
+        return not self.cues.keys().isdisjoint(categories)
+
+    def has_any(self, categories: frozenset[str]) -> bool:
         return not self.cues.keys().isdisjoint(categories)
 
 
@@ -164,7 +169,7 @@ def _salience(
         facts = sentences[m.sentence]
         if len(facts.countries) >= LIST_SIZE and m.category != COMPANY:
             weight *= LIST_FACTOR
-        elif facts.has(*COOP_CATEGORIES) or facts.has("sign_past", "meeting", "visit"):
+        elif facts.has_any(PARTY_CATEGORIES):
             weight += PARTY_CONTEXT_BONUS
         if m.category == CITY:
             weight *= 0.75
@@ -191,7 +196,7 @@ def _relevant(facts: Facts, partners: tuple[str, ...]) -> list[SentenceFacts]:
     return [
         s
         for s in facts.sentences
-        if s.index == 0 or wanted & set(s.countries) or s.has(*COOP_CATEGORIES, *ACT_CATEGORIES)
+        if s.index == 0 or wanted & set(s.countries) or s.has_any(RELEVANT_CATEGORIES)
     ]
 
 
@@ -211,6 +216,8 @@ def find_sectors(relevant: list[SentenceFacts]) -> tuple[str, ...]:
 def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
     """A partner's city is the venue and another partner takes part: a visit, unless the
     foreign side is a resident ambassador."""
+    if not s.venue_cities:
+        return False  # no host city (the common case)
     hosts = s.venue_cities & partners
     guests = {c for c in s.countries if c in partners} - hosts
     interaction = s.has(*INTERACTION_CUES)
@@ -218,28 +225,29 @@ def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
 
 
 def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
-    if not s.cues:
+    cues = s.cues  # `category in cues` is `s.has(category)`, inlined: this runs per sentence
+    if not cues:
         return None
-    future = s.has("future")
-    background = s.has("background")
-    signed = (s.has("agreement_noun") and s.has("sign_past")) or s.has("concluded")
+    future = "future" in cues
+    background = "background" in cues
+    signed = ("agreement_noun" in cues and "sign_past" in cues) or "concluded" in cues
     sign_first = s.later_clause("future", "sign_past", "agreement_noun") or (
-        s.has("concluded") and s.later_clause("future", "concluded"))
+        "concluded" in cues and s.later_clause("future", "concluded"))
     if signed and sign_first and not background:
         return "agreement"
-    if s.has("joint_body") and s.has("session") and not future and not background:
+    if "joint_body" in cues and "session" in cues and not future and not background:
         return "joint_body"
-    if s.has("future_visit"):
+    if "future_visit" in cues:
         return "intent"
-    if s.has("visit") or (_hosted_by_partner(s, partners) and not future):
+    if "visit" in cues or (_hosted_by_partner(s, partners) and not future):
         return "visit"
-    if s.has("meeting") or (s.has("visit_weak") and s.has("ambassador")):
+    if "meeting" in cues or ("visit_weak" in cues and "ambassador" in cues):
         return "meeting" if not future else "intent"
-    if s.has("visit_weak") and not future:
+    if "visit_weak" in cues and not future:
         return "visit"
-    if s.has("milestone") or (s.has("event") and not background):
+    if "milestone" in cues or ("event" in cues and not background):
         return "event" if not future else "intent"
-    if s.has("intent") or future:
+    if "intent" in cues or future:
         return "intent"
     return None
 

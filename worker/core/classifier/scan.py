@@ -9,6 +9,7 @@ boundaries and affixes fit the entry (closed clitic/suffix sets, capitalisation)
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -29,17 +30,24 @@ from worker.core.classifier.lexicon import (
     LexEntry,
     Lexicon,
     PatternTable,
-    presence_key,
 )
 from worker.core.classifier.result import Field
-from worker.core.textnorm import normalize, normalize_with_offsets
+from worker.core.textnorm import normalize, normalize_spans, normalize_with_offsets
 
 MAX_TEXT_CHARS = 20_000
 MAX_TITLE_CHARS = 1_000
 
 _MARKUP = re.compile(r"<[^<>]{0,2000}>|&#?[A-Za-z0-9]{1,10};")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SENTENCE_END = re.compile(r"[.!?؟;؛]+(?=\s)|[。！？；۔।]+|\n")
+# A sentence ends at a run of . ! ? ; (Latin/Arabic) followed by white space, at a run of CJK or
+# Urdu/Hindi full stops, or at a newline. Written as "any end character, then the rule for its
+# kind (chosen by a lookbehind)" rather than as "rule | rule | rule": a pattern that starts with
+# one character class lets `re` skip ahead to the next candidate character in C, which makes the
+# split about 4x faster. It finds exactly the same spans as r"[.!?؟;؛]+(?=\s)|[。！？；۔।]+|\n".
+_SENTENCE_END = re.compile(
+    r"[.!?؟;؛。！？；۔।\n]"
+    r"(?:(?<=[.!?؟;؛])[.!?؟;؛]*(?=\s)|(?<=[。！？；۔।])[。！？；۔।]*|(?<=\n))"
+)
 OFFICE_WINDOW = 25
 MIN_COUNTRIES = 2
 _ENTITY_KINDS = (COUNTRY, ORG, STOP)
@@ -96,45 +104,42 @@ def blank_markup(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of the non-blank sentences of `text`."""
+    """Spans of the non-blank sentences of `text`, without surrounding white space."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for brk in _SENTENCE_END.finditer(text):
-        end = brk.start() if brk.group() == "\n" else brk.end()
-        if end > pos and not text[pos:end].isspace():
-            spans.append((pos, end))
+        start = brk.start()
+        # a newline ends the sentence before it; punctuation belongs to its sentence
+        _add_stripped(spans, text, pos, start if text[start] == "\n" else brk.end())
         pos = brk.end()
-    if pos < len(text) and not text[pos:].isspace():
-        spans.append((pos, len(text)))
-    return [_strip_span(text, s, e) for s, e in spans]
+    _add_stripped(spans, text, pos, len(text))
+    return spans
 
 
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+def _add_stripped(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    """Append text[start:end] without its surrounding white space, unless it is blank."""
+    piece = text[start:end]
+    rest = piece.lstrip()  # str.strip and str.isspace agree on what white space is
+    if rest:
+        spans.append((start + len(piece) - len(rest), start + len(piece.rstrip())))
 
 
 def _sentences(title: str, text: str) -> tuple[list[Sentence], list[str]]:
     clean_title = blank_markup(title[:MAX_TITLE_CHARS])
     clean_text = blank_markup(text[:MAX_TEXT_CHARS])
     title_spans = split_sentences(clean_title)
-    spans: list[tuple[Field, int, int]] = []
-    if title_spans:
-        spans.append(("title", title_spans[0][0], title_spans[-1][1]))
-    spans += [("text", s, e) for s, e in split_sentences(clean_text)]
+    text_spans = split_sentences(clean_text)
     sentences: list[Sentence] = []
     norms: list[str] = []
-    cursor = 0
-    for i, (field, start, end) in enumerate(spans):
-        source = clean_title if field == "title" else clean_text
-        raw = source[start:end]
-        norm = normalize(raw)
-        sentences.append(Sentence(field, start, end, i, cursor, raw))
-        norms.append(norm)
-        cursor += len(norm) + 1
+    if title_spans:
+        start, end = title_spans[0][0], title_spans[-1][1]
+        norms.append(normalize(clean_title[start:end]))
+        sentences.append(Sentence("title", start, end, 0, 0, clean_title[start:end]))
+    norms += normalize_spans(clean_text, text_spans)
+    cursor = len(norms[0]) + 1 if title_spans else 0
+    for i, (start, end) in enumerate(text_spans, len(sentences)):
+        sentences.append(Sentence("text", start, end, i, cursor, clean_text[start:end]))
+        cursor += len(norms[i]) + 1
     return sentences, norms
 
 
@@ -263,7 +268,7 @@ def _record_all(
 
 
 def _record(terms: SentenceTerms, entry: LexEntry, start: int) -> None:
-    terms.seen.add(presence_key(entry))
+    terms.seen.add(entry.key)  # presence_key(entry)
     if entry.kind == CUE:
         terms.cues[entry.category] = terms.cues.get(entry.category, 0) + 1
         if start < terms.first.get(entry.category, start + 1):
@@ -274,52 +279,44 @@ def _record(terms: SentenceTerms, entry: LexEntry, start: int) -> None:
         terms.sectors_weak.add(entry.value)
 
 
-def _boundary(joined: str, start: int, end: int, script: str,
-              closed: tuple[bool, bool]) -> Boundary | None:
-    """The match's boundary, or None when letters are glued where no entry allows them."""
-    glued_before = start > 0 and joined[start - 1].isalpha()
-    glued_after = end < len(joined) and joined[end].isalpha()
-    if not glued_before and not glued_after:
-        return _CLEAN_HYPHEN if joined[end : end + 1] == "-" else _CLEAN
-    if (glued_before and closed[0]) or (glued_after and closed[1]):
-        return None
-    return boundary_at(joined, start, end, script)
-
-
-def _sentence_of(norms: list[str]) -> list[int]:
-    """For each character of the joined string, the index of its sentence."""
-    owner: list[int] = []
-    for i, norm in enumerate(norms):
-        owner.extend([i] * (len(norm) + 1))
-    return owner
-
-
 def _match(
-    lex: Lexicon, table: PatternTable, joined: str, owner: list[int], sentences: list[Sentence],
+    lex: Lexicon, table: PatternTable, joined: str, starts: list[int], sentences: list[Sentence],
     norms: list[str], terms: list[SentenceTerms], hits: list[Hit],
 ) -> None:
-    """Run one automaton and keep the matches whose boundaries and case fit their entries."""
+    """Run one automaton and keep the matches whose boundaries and case fit their entries.
+
+    `starts` holds the position of each sentence in `joined` (ascending). This loop runs for
+    every raw match, so the cheap rejections come first and the checks are written inline.
+    """
     presence, scripts, closed, entries = table.presence, table.scripts, table.closed, table.entries
+    loose = table.loose
     size = len(joined)
     matches = table.automaton.find_matches_as_indexes(joined, overlapping=table.overlapping)
     for pattern_id, start, end in matches:
-        si = owner[start]
+        glued_before = start > 0 and joined[start - 1].isalpha()
+        glued_after = end < size and joined[end].isalpha()
+        if glued_before or glued_after:
+            closed_before, closed_after = closed[pattern_id]
+            if (glued_before and closed_before) or (glued_after and closed_after):
+                continue  # in-word match ('us' in 'focus') that no entry of it accepts
+        si = bisect_right(starts, start) - 1
         keys = presence[pattern_id]
         if keys is not None:
             if keys <= terms[si].seen:
                 continue
-            if not (start and joined[start - 1].isalpha()) and not (
-                end < size and joined[end].isalpha()
-            ):
+            if not glued_before and not glued_after:
                 # whole word, plain cue/sector entries: nothing more to check
-                _record_all(lex, entries[pattern_id], terms[si], joined, start, end,
-                            sentences[si].norm_start)
+                _record_all(lex, entries[pattern_id], terms[si], joined, start, end, starts[si])
                 continue
-        script = scripts[pattern_id]
-        bound = _boundary(joined, start, end, script, closed[pattern_id])
-        if bound is None:
-            continue
-        fitting = [e for e in entries[pattern_id] if affixes_fit(lex, bound, e, script)]
+        if loose[pattern_id]:
+            fitting = list(entries[pattern_id])  # affixes_fit accepts substring entries as is
+        else:
+            script = scripts[pattern_id]
+            if glued_before or glued_after:
+                bound = boundary_at(joined, start, end, script)
+            else:
+                bound = _CLEAN_HYPHEN if joined[end : end + 1] == "-" else _CLEAN
+            fitting = [e for e in entries[pattern_id] if affixes_fit(lex, bound, e, script)]
         if fitting:
             own_terms = terms[si] if terms else None
             _accept(lex, fitting, joined, start, end, sentences[si], norms[si], own_terms, hits)
@@ -350,15 +347,15 @@ def scan(lex: Lexicon, title: str, text: str) -> ScannedDoc:
     (an item naming fewer countries cannot report cooperation between countries)."""
     sentences, norms = _sentences(title, text)
     joined = "\n".join(norms)
-    owner = _sentence_of(norms)
+    starts = [s.norm_start for s in sentences]
     hits: list[Hit] = []
     terms: list[SentenceTerms] = []  # the entity table has no cue or sector entries
-    _match(lex, lex.entities, joined, owner, sentences, norms, terms, hits)
+    _match(lex, lex.entities, joined, starts, sentences, norms, terms, hits)
     hits = _keep_longest_entities(hits)
     codes = {code for h in hits if h.entry.kind == COUNTRY for code in h.entry.value.split("+")}
     if len(codes) >= MIN_COUNTRIES:
         terms = [SentenceTerms({}, set(), set(), set(), {}) for _ in sentences]
-        _match(lex, lex.terms, joined, owner, sentences, norms, terms, hits)
+        _match(lex, lex.terms, joined, starts, sentences, norms, terms, hits)
     truncated = len(text) > MAX_TEXT_CHARS or len(title) > MAX_TITLE_CHARS
     return ScannedDoc(sentences, hits, terms, joined, truncated, len(codes) >= MIN_COUNTRIES)
 
