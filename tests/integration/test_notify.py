@@ -62,13 +62,13 @@ def test_email_arrives_with_rendered_subject_and_body(smtp: SmtpSink) -> None:
     assert smtp.logins == [("user", CANARY)]
 
 
-def test_email_refused_recipient_fails_permanently_and_redacted() -> None:
+def test_email_refused_recipient_fails_and_is_retried_later_redacted() -> None:
     with running_smtp_sink(refuse_recipients=True) as smtp:
         target = mail_url(smtp.port)
         outcome = AppriseNotifier(timeout=5).send(target, render_for_target(SAMPLE_CONTEXT, target))
     assert not outcome.ok
     assert outcome.error_kind is ErrorKind.DELIVERY_FAILED
-    assert outcome.permanent  # SMTP 550: retrying the same address cannot help
+    assert not outcome.permanent  # retried on the backoff, then failed visibly
     assert "550" in (outcome.error or "")
     assert_clean(outcome.error)
 

@@ -192,7 +192,9 @@ def classify_failure(text: str, *, timed_out: bool) -> tuple[ErrorKind, bool]:
         return _http_kind(int(http.group(1)))
     smtp = _SMTP_CODE_RE.search(text)
     if smtp and (smtp.group(1) or smtp.group(2) or "").startswith("5"):
-        return ErrorKind.DELIVERY_FAILED, True  # SMTP 5xx: refused for good
+        # SMTP 5xx says "refused for good", but a mail server's refusal is often a setting that
+        # someone fixes within the hour; retry on the backoff, then the delivery fails visibly.
+        return ErrorKind.DELIVERY_FAILED, False
     if _DNS_RE.search(text):
         return ErrorKind.DNS, False
     if _CONNECTION_RE.search(text) and not smtp:
