@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
+from tests.support.serving import serving
 from worker.adapters.address_guard import BlockedAddressError
 from worker.adapters.fetch import (
     FetchPolicy,
@@ -123,15 +124,8 @@ def server() -> Iterator[LocalServer]:
     state = LocalServer(routes={})
     httpd = _Server(state)
     state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(httpd, before_stop=state.stopping.set):
         yield state
-    finally:
-        state.stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def policy(**overrides: object) -> FetchPolicy:

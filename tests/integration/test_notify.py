@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from tests.support.smtp_sink import SmtpSink, running_smtp_sink
-from tests.support.webhook_sink import WebhookSink, running_webhook_sink
+from tests.support.webhook_sink import WebhookSink
 from worker.adapters.notify import AppriseNotifier
 from worker.core.errors import ErrorKind
 from worker.core.render import SAMPLE_CONTEXT, Message, render_alert, render_for_target
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     with running_smtp_sink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookSink]:
-    with running_webhook_sink() as sink:
         yield sink
 
 

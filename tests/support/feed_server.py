@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
+from tests.support.serving import serving
+
 
 @dataclass
 class FeedSite:
@@ -80,15 +82,9 @@ def _handler(site: FeedSite) -> type[BaseHTTPRequestHandler]:
 def feed_server() -> Iterator[FeedSite]:
     site = FeedSite()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server) as base_url:
+        site.base_url = base_url
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def rss(items: list[dict[str, str]], *, title: str = "Test feed", lang: str = "en") -> bytes:

@@ -29,6 +29,8 @@ from xml.sax.saxutils import escape
 
 import psycopg
 
+from tests.support.serving import serving
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -455,17 +457,9 @@ class _QuietServer(ThreadingHTTPServer):
 def gated_feed_server() -> Iterator[GatedFeedSite]:
     site = GatedFeedSite()
     server = _QuietServer(("127.0.0.1", 0), _gated_handler(site))
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
+    with serving(server, before_stop=site.gate.set) as base_url:
+        site.base_url = base_url
         yield site
-    finally:
-        site.gate.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # -- feeds whose every item matches, each with a marker the receivers can attribute ------------

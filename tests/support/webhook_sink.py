@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from tests.support.serving import serving
+
 Mode = Literal["ok", "error", "rate_limited", "hang"]
 
 
@@ -89,14 +91,6 @@ def running_webhook_sink() -> Iterator[WebhookSink]:
     """Start the sink on an ephemeral port of 127.0.0.1; stop it (bounded) on exit."""
     sink = WebhookSink()
     server = _QuietServer(("127.0.0.1", 0), _handler(sink))
-    sink.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
+    with serving(server, before_stop=sink.release.set) as base_url:
+        sink.base_url = base_url
         yield sink
-    finally:
-        sink.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
