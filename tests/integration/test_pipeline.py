@@ -3,8 +3,8 @@ real HTTP from a local server, alerts through real Apprise to a local webhook re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,59 +55,65 @@ class Clock:
         self.now += timedelta(**kw)
 
 
+MakeRuntime = Callable[..., tuple[pipeline.Runtime, Clock]]
+
+
 @pytest.fixture
-def runtimes() -> Iterator[list[pipeline.Runtime]]:
+def make(
+    tmp_path: Path, db_url: str, site: FeedSite, webhook: WebhookSink
+) -> Iterator[MakeRuntime]:
+    """Build a runtime on this test's database, feed server and receiver, with a clock."""
     made: list[pipeline.Runtime] = []
-    yield made
+
+    def factory(
+        *,
+        first_poll: bool = True,
+        pacing: dict[str, object] | None = None,
+        start: datetime | None = None,
+    ) -> tuple[pipeline.Runtime, Clock]:
+        path = tmp_path / "coopwatch.yaml"
+        path.write_text(yaml.safe_dump(_config(site, webhook, pacing or {})), "utf-8")
+        settings = Settings(
+            database_url=db_url,
+            config=path,
+            allow_private_addresses="127.0.0.1",
+            alert_on_first_poll=first_poll,
+            delivery_backoff_seconds=10,
+            delivery_max_attempts=3,
+        )
+        built = build_runtime(settings)
+        clock = Clock(start or datetime.now(UTC))
+        made.append(replace(built, clock=clock, rules={}))
+        return made[-1], clock
+
+    yield factory
     for rt in made:
         rt.close()
 
 
-def make_runtime(
-    tmp_path: Path,
-    db_url: str,
-    site: FeedSite,
-    webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
-    *,
-    first_poll: bool = True,
-    pacing: dict[str, object] | None = None,
-    start: datetime | None = None,
-) -> pipeline.Runtime:
+def _config(site: FeedSite, webhook: WebhookSink, pacing: dict[str, object]) -> dict[str, object]:
+    watchlists: list[dict[str, object]] = [
+        {
+            "name": "iran-china",
+            "match": {"partners": ["IR", "CN"]},
+            "notify": [f"json://{webhook.hostport}/iran-china"],
+        },
+        {
+            "name": "iran-russia",
+            "match": {"partners_any": ["IR+RU"]},
+            "notify": [f"json://{webhook.hostport}/iran-russia"],
+        },
+    ]
     config: dict[str, object] = {
         "feeds": [{"url": site.url("/news.xml"), "name": "Test News"}],
-        "watchlists": [
-            {
-                "name": "iran-china",
-                "match": {"partners": ["IR", "CN"]},
-                "notify": [f"json://{webhook.hostport}/iran-china"],
-            },
-            {
-                "name": "iran-russia",
-                "match": {"partners_any": ["IR+RU"]},
-                "notify": [f"json://{webhook.hostport}/iran-russia"],
-            },
-        ],
+        "watchlists": watchlists,
     }
-    for key, value in (pacing or {}).items():  # watchlist keys go to iran-china
+    for key, value in pacing.items():  # watchlist keys go to iran-china
         if key in {"max_messages_per_hour", "feed_health"}:
             config[key] = value
         else:
-            config["watchlists"][0][key] = value  # type: ignore[index]
-    path = tmp_path / "coopwatch.yaml"
-    path.write_text(yaml.safe_dump(config), "utf-8")
-    settings = Settings(
-        database_url=db_url,
-        config=path,
-        allow_private_addresses="127.0.0.1",
-        alert_on_first_poll=first_poll,
-        delivery_backoff_seconds=10,
-        delivery_max_attempts=3,
-    )
-    rt = build_runtime(settings)
-    clock = Clock(start or datetime.now(UTC))
-    runtimes.append(pipeline.Runtime(rt.settings, rt.config, rt.sessions, rt.notifier, clock))
-    return runtimes[-1]
+            watchlists[0][key] = value
+    return config
 
 
 def paths(webhook: WebhookSink) -> list[str]:
@@ -115,14 +121,12 @@ def paths(webhook: WebhookSink) -> list[str]:
 
 
 def test_poll_classify_match_deliver_and_never_twice(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN, IR_RU, WEATHER]))
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    rt, clock = make()
 
     summary = pipeline.run_cycle(rt)
 
@@ -137,8 +141,7 @@ def test_poll_classify_match_deliver_and_never_twice(
         assert s.scalar(select(func.count(Article.id)).where(Article.processed_at.is_(None))) == 0
 
     # Polled again once due: the server answers 304, nothing new, nothing sent twice.
-    assert isinstance(rt.clock, Clock)
-    rt.clock.advance(hours=7)
+    clock.advance(hours=7)
     again = pipeline.run_cycle(rt)
     assert again.feeds_polled == 1 and again.new_articles == 0
     assert site.not_modified == 1
@@ -147,40 +150,35 @@ def test_poll_classify_match_deliver_and_never_twice(
     # A new item appears next to the old ones: only it is alerted.
     second = dict(IR_CN, guid="ir-cn-2", title=IR_CN["title"] + " (second round)")
     site.put("/news.xml", rss([second, IR_CN, IR_RU, WEATHER]))
-    rt.clock.advance(hours=7)
+    clock.advance(hours=7)
     third = pipeline.run_cycle(rt)
     assert third.new_articles == 1
     assert paths(webhook) == ["/iran-china", "/iran-china", "/iran-russia"]
 
 
 def test_the_backlog_of_a_new_feed_is_stored_without_alerts(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN, WEATHER]))
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, first_poll=False)
+    rt, clock = make(first_poll=False)
     first = pipeline.run_cycle(rt)
     assert first.new_articles == 2 and webhook.deliveries == []
     site.put("/news.xml", rss([IR_RU, IR_CN, WEATHER]))
-    assert isinstance(rt.clock, Clock)
-    rt.clock.advance(hours=7)
+    clock.advance(hours=7)
     pipeline.run_cycle(rt)
     assert paths(webhook) == ["/iran-russia"]
 
 
 def test_a_failing_receiver_is_retried_with_backoff_then_failed(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN]))
     webhook.mode = "error"
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    rt, clock = make()
     summary = pipeline.run_cycle(rt)
     assert not summary.ok and summary.deliveries == {"pending": 1}
     with rt.sessions.begin() as s:
@@ -189,9 +187,8 @@ def test_a_failing_receiver_is_retried_with_backoff_then_failed(
         assert row.last_error and "500" in row.last_error
         first_retry = row.next_attempt_at
     assert first_retry - rt.clock() == timedelta(seconds=10)
-    assert isinstance(rt.clock, Clock)
     for expected_status in ("pending", "failed"):
-        rt.clock.now = first_retry + timedelta(hours=1)
+        clock.now = first_retry + timedelta(hours=1)
         pipeline.run_cycle(rt)
         with rt.sessions.begin() as s:
             row = s.scalars(select(Delivery)).one()
@@ -208,15 +205,13 @@ def test_a_failing_receiver_is_retried_with_backoff_then_failed(
 
 
 def test_a_broken_feed_is_recorded_and_does_not_stop_the_others(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN]))
     site.put("/broken.xml", b"<html><body>not a feed</body></html>", "text/html")
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    rt, _ = make()
     with rt.sessions.begin() as s:
         store.add_feeds(s, [store.FeedSpec(site.url("/broken.xml"))], rt.clock())
         store.add_feeds(s, [store.FeedSpec(site.url("/missing.xml"))], rt.clock())
@@ -237,19 +232,16 @@ MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_a_digest_watchlist_sends_one_message_at_its_time(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN, IR_CN_2, WEATHER]))
     digest = {"mode": {"digest": "daily", "at": "08:00", "timezone": "UTC"}}
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=digest, start=MONDAY_NOON)
+    rt, clock = make(pacing=digest, start=MONDAY_NOON)
     pipeline.run_cycle(rt)
     assert webhook.deliveries == []  # waits for 08:00 tomorrow
-    assert isinstance(rt.clock, Clock)
-    rt.clock.now = datetime(2026, 11, 24, 8, 0, 5, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 24, 8, 0, 5, tzinfo=UTC)
     summary = pipeline.run_cycle(rt)
     assert summary.deliveries == {"sent": 1, "skipped": 1}  # the 2nd row went with the 1st
     assert paths(webhook) == ["/iran-china"]
@@ -262,45 +254,39 @@ def test_a_digest_watchlist_sends_one_message_at_its_time(
 
 
 def test_quiet_hours_defer_delivery(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN]))
     quiet = {"quiet_hours": {"start": "11:00", "end": "14:00", "timezone": "UTC"}}
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=quiet, start=MONDAY_NOON)
+    rt, clock = make(pacing=quiet, start=MONDAY_NOON)
     pipeline.run_cycle(rt)
     assert webhook.deliveries == []
     with rt.sessions.begin() as s:
         row = s.scalars(select(Delivery)).one()
         assert row.status == "pending"
         assert row.next_attempt_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-    assert isinstance(rt.clock, Clock)
-    rt.clock.now = datetime(2026, 11, 23, 14, 0, 1, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 23, 14, 0, 1, tzinfo=UTC)
     pipeline.run_cycle(rt)
     assert paths(webhook) == ["/iran-china"]
 
 
 def test_over_the_rate_limit_alerts_are_folded_into_a_digest(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([IR_CN, IR_CN_2, IR_CN_3]))
     limit = {"max_messages_per_hour": 1}
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=limit, start=MONDAY_NOON)
+    rt, clock = make(pacing=limit, start=MONDAY_NOON)
     summary = pipeline.run_cycle(rt)
     assert summary.deliveries == {"sent": 1, "deferred": 2}
     assert len(webhook.deliveries) == 1
-    assert isinstance(rt.clock, Clock)
-    rt.clock.advance(minutes=30)
+    clock.advance(minutes=30)
     pipeline.run_cycle(rt)
     assert len(webhook.deliveries) == 1  # still inside the hour
-    rt.clock.advance(minutes=31)
+    clock.advance(minutes=31)
     pipeline.run_cycle(rt)
     assert len(webhook.deliveries) == 2
     folded = webhook.deliveries[1].json()
@@ -310,22 +296,19 @@ def test_over_the_rate_limit_alerts_are_folded_into_a_digest(
 
 
 def test_a_failing_feed_is_reported_once_per_episode(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/news.xml", rss([WEATHER]))
     site.status["/news.xml"] = 500
     health = {"feed_health": {"notify": [f"json://{webhook.hostport}/health"], "after_errors": 2}}
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes, pacing=health)
-    assert isinstance(rt.clock, Clock)
+    rt, clock = make(pacing=health)
 
     def poll(times: int) -> None:
         for _ in range(times):
             pipeline.run_cycle(rt)
-            rt.clock.advance(days=2)  # past any backoff
+            clock.advance(days=2)  # past any backoff
 
     poll(1)
     assert webhook.deliveries == []  # one failure is not yet a pattern
@@ -342,32 +325,29 @@ def test_a_failing_feed_is_reported_once_per_episode(
 
 
 def test_a_permanent_redirect_seen_three_times_moves_the_feed_and_410_retires_it(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
 ) -> None:
     site.put("/new.xml", rss([WEATHER]))
     site.redirects["/news.xml"] = (301, "/new.xml")
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
-    assert isinstance(rt.clock, Clock)
+    rt, clock = make()
     urls = []
     for _ in range(3):
         summary = pipeline.run_cycle(rt)
         assert summary.feeds_failed == {}
         with rt.sessions.begin() as s:
             urls.append(s.scalars(select(Feed.fetch_url)).one())
-        rt.clock.advance(hours=7)
+        clock.advance(hours=7)
     assert urls == [None, None, site.url("/new.xml")]
     pipeline.run_cycle(rt)
     assert site.hits.get("/news.xml") == 3  # the old address is no longer asked
-    rt.clock.advance(hours=7)
+    clock.advance(hours=7)
     with rt.sessions.begin() as s:
         assert s.scalar(select(func.count(Article.id))) == 1  # the same entry, stored once
     site.status["/new.xml"] = 410
     pipeline.run_cycle(rt)
-    rt.clock.advance(days=30)
+    clock.advance(days=30)
     hits = site.hits.get("/new.xml", 0)
     pipeline.run_cycle(rt)
     assert site.hits.get("/new.xml", 0) == hits  # a gone feed is not polled again
@@ -378,11 +358,9 @@ def test_a_permanent_redirect_seen_three_times_moves_the_feed_and_410_retires_it
 
 
 def test_an_article_the_classifier_fails_on_does_not_hold_back_the_others(
-    tmp_path: Path,
-    db_url: str,
+    make: MakeRuntime,
     site: FeedSite,
     webhook: WebhookSink,
-    runtimes: list[pipeline.Runtime],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     boom = dict(WEATHER, guid="boom", title="BOOM " + WEATHER["title"])
@@ -395,15 +373,14 @@ def test_an_article_the_classifier_fails_on_does_not_hold_back_the_others(
         return real(title, text, lang)
 
     monkeypatch.setattr(pipeline, "classify", flaky)
-    rt = make_runtime(tmp_path, db_url, site, webhook, runtimes)
+    rt, clock = make()
     pipeline.run_cycle(rt)
     assert paths(webhook) == ["/iran-china"]
     with rt.sessions.begin() as s:
         pending = list(s.scalars(select(Article.title).where(Article.processed_at.is_(None))))
     assert pending == [boom["title"]]  # kept for the sweeper, not lost
     monkeypatch.setattr(pipeline, "classify", real)
-    assert isinstance(rt.clock, Clock)
-    rt.clock.advance(minutes=1)
+    clock.advance(minutes=1)
     pipeline.run_cycle(rt)
     with rt.sessions.begin() as s:
         assert s.scalar(select(func.count(Article.id)).where(Article.processed_at.is_(None))) == 0
