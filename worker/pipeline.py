@@ -140,25 +140,28 @@ def refresh_feeds(rt: Runtime, feed_ids: Sequence[int], token: str) -> RefreshOu
     results = fetch_all(requests, rt.fetch_policy)
     new_ids: list[int] = []
     failed: dict[str, str] = {}
+    releases: list[tuple[int, dict[str, object]]] = []
     with rt.sessions.begin() as session:
         for feed, result in zip(feeds, results, strict=True):
-            ids, error = _store_poll(rt, session, feed, result, token)
+            ids, error, values = _store_poll(rt, session, feed, result)
             new_ids.extend(ids)
+            releases.append((feed.id, values))
             if error:
                 failed[feed.url] = error
+        store.release_feeds(session, token, releases)
     return RefreshOutcome(sorted(new_ids), len(feeds), failed)
 
 
 def _store_poll(
-    rt: Runtime, session: Session, feed: Feed, result: FetchResult, token: str
-) -> tuple[list[int], str | None]:
+    rt: Runtime, session: Session, feed: Feed, result: FetchResult
+) -> tuple[list[int], str | None, dict[str, object]]:
+    """Store what is new; return (new article ids, error, the feed's new state)."""
     now = rt.clock()
     if result.error_kind is not None:
-        _record_failure(rt, session, feed, token, result.error_kind, result.error or "", result)
-        return [], result.error
+        message = result.error or ""
+        return [], result.error, _failure_values(rt, feed, result.error_kind, message, result)
     if result.not_modified or (result.body is not None and _unchanged(feed, result.body)):
-        _record_success(rt, session, feed, token, result, parsed=None)
-        return [], None
+        return [], None, _success_values(rt, feed, result, parsed=None)
     assert result.body is not None  # ok results without not_modified carry a body
     try:
         parsed = parse_feed(
@@ -168,28 +171,21 @@ def _store_poll(
             max_entries=rt.settings.max_entries_per_poll,
         )
     except FeedParseError as exc:
-        _record_failure(rt, session, feed, token, exc.kind, str(exc), result)
-        return [], str(exc)
+        return [], str(exc), _failure_values(rt, feed, exc.kind, str(exc), result)
     suppress = feed.last_success_at is None and not rt.settings.alert_on_first_poll
     new_ids = store.insert_new_articles(
         session, feed.id, parsed.entries, now, suppress_alerts=suppress
     )
-    _record_success(rt, session, feed, token, result, parsed=parsed)
-    return new_ids, None
+    return new_ids, None, _success_values(rt, feed, result, parsed=parsed)
 
 
 def _unchanged(feed: Feed, body: bytes) -> bool:
     return feed.content_hash is not None and feed.content_hash == body_hash(body)
 
 
-def _record_success(
-    rt: Runtime,
-    session: Session,
-    feed: Feed,
-    token: str,
-    result: FetchResult,
-    parsed: ParsedFeed | None,
-) -> None:
+def _success_values(
+    rt: Runtime, feed: Feed, result: FetchResult, parsed: ParsedFeed | None
+) -> dict[str, object]:
     now = rt.clock()
     values: dict[str, object] = {
         "status": FeedStatus.ACTIVE,
@@ -219,7 +215,7 @@ def _record_success(
         max_age=result.max_age,
         expires=result.expires,
     )
-    store.release_feed(session, feed.id, token, **values)
+    return values
 
 
 def _redirect_values(feed: Feed, result: FetchResult) -> dict[str, object]:
@@ -236,35 +232,26 @@ def _redirect_values(feed: Feed, result: FetchResult) -> dict[str, object]:
     return {"fetch_url": result.permanent_redirect, "redirect_count": 0}
 
 
-def _record_failure(
-    rt: Runtime,
-    session: Session,
-    feed: Feed,
-    token: str,
-    kind: ErrorKind,
-    message: str,
-    result: FetchResult,
-) -> None:
+def _failure_values(
+    rt: Runtime, feed: Feed, kind: ErrorKind, message: str, result: FetchResult
+) -> dict[str, object]:
     now = rt.clock()
     errors = feed.error_count + 1
     log.warning("feed %s failed (%s): %s", feed.url, kind, message)
-    store.release_feed(
-        session,
-        feed.id,
-        token,
-        status=FeedStatus.GONE if kind == ErrorKind.GONE else FeedStatus.ERROR,
-        last_polled_at=now,
-        error_count=errors,
-        last_error_kind=str(kind),
-        last_error=message[:2000],
-        next_check_at=next_check(
+    return {
+        "status": FeedStatus.GONE if kind == ErrorKind.GONE else FeedStatus.ERROR,
+        "last_polled_at": now,
+        "error_count": errors,
+        "last_error_kind": str(kind),
+        "last_error": message[:2000],
+        "next_check_at": next_check(
             now=now,
             bounds=rt.bounds,
             feed_key=str(feed.id),
             retry_after=result.retry_after,
             error_count=errors,
         ),
-    )
+    }
 
 
 # -- process ------------------------------------------------------------------------------

@@ -139,10 +139,20 @@ def test_stale_claim_token_cannot_release_a_feed(sessions: sessionmaker[Session]
     with sessions.begin() as s:
         new_token, ids = store.claim_due_feeds(s, later, limit=1, lease=timedelta(minutes=5))
     assert ids == [feed_id]
+    checked = later + timedelta(minutes=1)
     with sessions.begin() as s:
         assert store.load_claimed_feeds(s, [feed_id], old_token) == []
-        assert not store.release_feed(s, feed_id, old_token, error_count=7)
-        assert store.release_feed(s, feed_id, new_token, error_count=0)
+        store.release_feeds(s, old_token, [(feed_id, {"error_count": 7})])
+    with sessions.begin() as s:
+        [feed] = store.load_feeds(s, [feed_id])
+        assert feed.error_count == 0  # the stale claim changed nothing
+        assert feed.claim_token == new_token
+        store.release_feeds(
+            s, new_token, [(feed_id, {"error_count": 2, "last_polled_at": checked})]
+        )
+    with sessions.begin() as s:
+        [feed] = store.load_feeds(s, [feed_id])
+        assert (feed.error_count, feed.claim_token, feed.last_polled_at) == (2, None, checked)
 
 
 def _alert_with_delivery(sessions: sessionmaker[Session]) -> tuple[int, list[int]]:
