@@ -130,8 +130,9 @@ def cold_start() -> float:
         "classify('Iran and China sign AI MoU', 'They signed it in Beijing.');"
         "print(time.perf_counter()-t)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     return float(out.stdout.strip())
 
 
@@ -144,8 +145,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from worker.core.classifier import classify  # noqa: PLC0415 - imported after the cold-start probe
 
-    for label, share in (("feed-like mix, half domestic news", 0.5),
-                         ("dense mix, every article full of cues", 0.0)):
+    for label, share in (
+        ("feed-like mix, half domestic news", 0.5),
+        ("dense mix, every article full of cues", 0.0),
+    ):
         articles = make_articles(args.n, args.size, domestic_share=share)
         classify(*articles[0])
         start = time.perf_counter()
@@ -156,10 +159,13 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu_start
         mean_chars = sum(len(t) + len(x) for t, x in articles) / len(articles)
-        print(f"{label}: {len(articles)} articles, mean {mean_chars:.0f} chars, "
-              f"{positives} positive")
-        print(f"  throughput: {len(articles) / elapsed:.0f} articles/s wall, "
-              f"{len(articles) / cpu:.0f} articles/s CPU time, one core")
+        print(
+            f"{label}: {len(articles)} articles, mean {mean_chars:.0f} chars, {positives} positive"
+        )
+        print(
+            f"  throughput: {len(articles) / elapsed:.0f} articles/s wall, "
+            f"{len(articles) / cpu:.0f} articles/s CPU time, one core"
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.0f} MB")
 

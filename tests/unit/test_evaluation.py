@@ -16,25 +16,66 @@ from worker.core.evaluation import classify_record, evaluate, format_report
 SCORE_PY = Path(__file__).parents[2].parent / "shared/eval/score.py"
 
 
-def _result(coop: bool, partners: tuple[str, ...] = (), sectors: tuple[str, ...] = (),
-            event: str | None = None) -> ClassifierResult:
-    return ClassifierResult(coop, 0.9 if coop else 0.1, partners, sectors, event, "en", (),
-                            CLASSIFIER_VERSION)
+def _result(
+    coop: bool,
+    partners: tuple[str, ...] = (),
+    sectors: tuple[str, ...] = (),
+    event: str | None = None,
+) -> ClassifierResult:
+    return ClassifierResult(
+        coop, 0.9 if coop else 0.1, partners, sectors, event, "en", (), CLASSIFIER_VERSION
+    )
 
 
 GOLD: list[dict[str, Any]] = [
-    {"id": "a", "lang": "ar", "is_cooperation": True, "partners": ["IR", "RU"],
-     "sectors": ["ai", "space"], "event_type": "agreement"},
-    {"id": "b", "lang": "ar", "is_cooperation": True, "partners": ["CN", "IR"],
-     "sectors": ["telecom"], "event_type": "visit"},
-    {"id": "c", "lang": "fr", "is_cooperation": False, "partners": [], "sectors": [],
-     "event_type": None},
-    {"id": "d", "lang": "fr", "is_cooperation": True, "partners": ["FR", "MA"],
-     "sectors": ["ai", "innovation"], "event_type": "meeting"},
-    {"id": "e", "lang": "en", "is_cooperation": False, "partners": [], "sectors": [],
-     "event_type": None},
-    {"id": "f", "lang": "en", "is_cooperation": True, "partners": ["IN", "IR"],
-     "sectors": ["post"], "event_type": "meeting"},
+    {
+        "id": "a",
+        "lang": "ar",
+        "is_cooperation": True,
+        "partners": ["IR", "RU"],
+        "sectors": ["ai", "space"],
+        "event_type": "agreement",
+    },
+    {
+        "id": "b",
+        "lang": "ar",
+        "is_cooperation": True,
+        "partners": ["CN", "IR"],
+        "sectors": ["telecom"],
+        "event_type": "visit",
+    },
+    {
+        "id": "c",
+        "lang": "fr",
+        "is_cooperation": False,
+        "partners": [],
+        "sectors": [],
+        "event_type": None,
+    },
+    {
+        "id": "d",
+        "lang": "fr",
+        "is_cooperation": True,
+        "partners": ["FR", "MA"],
+        "sectors": ["ai", "innovation"],
+        "event_type": "meeting",
+    },
+    {
+        "id": "e",
+        "lang": "en",
+        "is_cooperation": False,
+        "partners": [],
+        "sectors": [],
+        "event_type": None,
+    },
+    {
+        "id": "f",
+        "lang": "en",
+        "is_cooperation": True,
+        "partners": ["IN", "IR"],
+        "sectors": ["post"],
+        "event_type": "meeting",
+    },
 ]
 PRED: dict[str, ClassifierResult] = {
     "a": _result(True, ("IR", "RU"), ("ai", "telecom"), "agreement"),
@@ -52,9 +93,13 @@ def _hand_numbers() -> dict[str, Any]:
     f1 = 2 * prec * rec / (prec + rec)
     # sectors over true items: a: tp1 fp1 fn1; b: tp1; d: fn2; f: fn1 -> tp2 fp1 fn4
     sp, sr = 2 / 3, 2 / 6
-    return {"detect_f1": round(f1, 4), "partners_exact": round(1 / 4, 4),
-            "sectors_micro_f1": round(2 * sp * sr / (sp + sr), 4),
-            "event_type_acc": round(1 / 4, 4), "n": 6}
+    return {
+        "detect_f1": round(f1, 4),
+        "partners_exact": round(1 / 4, 4),
+        "sectors_micro_f1": round(2 * sp * sr / (sp + sr), 4),
+        "event_type_acc": round(1 / 4, 4),
+        "n": 6,
+    }
 
 
 def test_evaluate_matches_hand_computed_numbers() -> None:
@@ -96,11 +141,24 @@ def test_format_report_lists_table_and_errors() -> None:
 
 
 def test_classify_record_returns_contract_fields() -> None:
-    out = classify_record({"id": "x1", "title": "Iran and Russia sign MoU on satellites",
-                           "text": "Iran and Russia signed a memorandum on satellite launches."})
+    out = classify_record(
+        {
+            "id": "x1",
+            "title": "Iran and Russia sign MoU on satellites",
+            "text": "Iran and Russia signed a memorandum on satellite launches.",
+        }
+    )
     assert out["id"] == "x1"
-    assert set(out) >= {"is_cooperation", "partners", "sectors", "event_type", "lang", "score",
-                        "evidence", "version"}
+    assert set(out) >= {
+        "is_cooperation",
+        "partners",
+        "sectors",
+        "event_type",
+        "lang",
+        "score",
+        "evidence",
+        "version",
+    }
     json.dumps(out)
 
 

@@ -82,8 +82,15 @@ _TABLE = _FoldTable()
 
 # Blocks where the fast path below is checked character by character: Latin, Greek, Cyrillic,
 # Arabic, general punctuation, CJK punctuation and ideographs, full-width forms.
-_FAST_BLOCKS = ((0x0000, 0x024F), (0x0370, 0x052F), (0x0600, 0x06FF), (0x2000, 0x206F),
-                (0x3000, 0x303F), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF))
+_FAST_BLOCKS = (
+    (0x0000, 0x024F),
+    (0x0370, 0x052F),
+    (0x0600, 0x06FF),
+    (0x2000, 0x206F),
+    (0x3000, 0x303F),
+    (0x4E00, 0x9FFF),
+    (0xFF00, 0xFFEF),
+)
 
 
 def _char_class(codes: list[int], negate: bool = False) -> re.Pattern[str]:

@@ -114,6 +114,7 @@ class Lexicon:
     venue_words: frozenset[str] = frozenset()
     office_before: re.Pattern[str] | None = None
     office_after: re.Pattern[str] | None = None
+    office_chain: re.Pattern[str] | None = None
 
 
 def read_data(name: str) -> str:
@@ -266,29 +267,68 @@ def _venue_words() -> frozenset[str]:
     return frozenset(_context_words(VENUE))
 
 
-def _office_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Minister/ministry words, looked up just before or after a sector term."""
+def _office_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Minister/ministry words, looked up just before or after a sector term; and the chain
+    form: an office word, at most three words (its first portfolio), then 'and'/','/'و'
+    right before the term ('Minister of Communications and [Information Technology]')."""
     alternation = "|".join(re.escape(w) for w in _context_words(OFFICE))
-    return re.compile(f"(?:{alternation})"), re.compile(rf"[ ,]{{0,2}}(?:{alternation})")
+    chain = (
+        rf"(?:{alternation})\w*(?:[ '’]+[^\s.;:!?،؛]+){{1,3}}"
+        r"(?:(?:,| (?:and|et|и|ve|y|e|und)) (?:(?:des|de la|de l'|du|the|of) ?)?| و ?)$"
+    )
+    return (
+        re.compile(f"(?:{alternation})"),
+        re.compile(rf"[ ,]{{0,2}}(?:{alternation})"),
+        re.compile(chain),
+    )
+
+
+def expand_inner(form: str, endings: dict[str, tuple[str, ...]]) -> list[str]:
+    """Expand an inner 'word*' of a multi-word form ('дорожн* карт*') into the closed set of
+    inflected endings of its script (`inner` suffixes in morphology.json); the final word keeps
+    its own marker. The automaton matches literal strings only."""
+    words = form.split(" ")
+    if len(words) < 2 or not any(w.endswith("*") for w in words[:-1]):
+        return [form]
+    variants = [""]
+    for i, word in enumerate(words):
+        sep = " " if i else ""
+        if i < len(words) - 1 and word.endswith("*"):
+            stem = word[:-1]
+            tails = endings.get(script_of(stem), ("",))
+            variants = [v + sep + stem + t for v in variants for t in tails]
+        else:
+            variants = [v + sep + word for v in variants]
+    return variants
+
+
+def _inner_endings() -> dict[str, tuple[str, ...]]:
+    data = json.loads(read_data("morphology.json"))
+    return {script: tuple(modes.get("inner", [""])) for script, modes in data["suffixes"].items()}
 
 
 def _add_cues(builder: _TableBuilder) -> None:
     data = json.loads(read_data("cues.json"))
+    endings = _inner_endings()
     for category, by_lang in data["cues"].items():
         if category in _CONTEXT_ONLY:
             continue
         for forms in by_lang.values():
-            for form in forms:
-                builder.add(*_marked_entry(CUE, category, category, form, True))
+            for marked in forms:
+                for form in expand_inner(marked, endings):
+                    builder.add(*_marked_entry(CUE, category, category, form, True))
 
 
 def _add_sectors(builder: _TableBuilder) -> None:
     data = json.loads(read_data("sectors.json"))
+    endings = _inner_endings()
     for sector, grades in data["sectors"].items():
         for grade in ("strong", "weak"):
             for forms in grades.get(grade, {}).values():
-                for form in forms:
-                    builder.add(*_marked_entry(SECTOR, sector, sector, form, grade == "strong"))
+                for marked in forms:
+                    for form in expand_inner(marked, endings):
+                        strong = grade == "strong"
+                        builder.add(*_marked_entry(SECTOR, sector, sector, form, strong))
         for form in grades.get("upper", []):
             entry = LexEntry(SECTOR, sector, sector, PREFIX_WORD, SUFFIX_NONE, CASE_UPPER)
             builder.add(form, entry)
@@ -352,7 +392,7 @@ def get_lexicon() -> Lexicon:
     _add_sectors(builder)
     _drop_article_duplicates(builder.table)
     entity_kinds = (COUNTRY, ORG, STOP)
-    office_before, office_after = _office_patterns()
+    office_before, office_after, office_chain = _office_patterns()
     return Lexicon(
         _pattern_table(builder.table, lambda e: e.kind in entity_kinds, overlapping=True),
         _pattern_table(builder.table, lambda e: e.kind not in entity_kinds, overlapping=False),
@@ -361,6 +401,7 @@ def get_lexicon() -> Lexicon:
         _venue_words(),
         office_before,
         office_after,
+        office_chain,
     )
 
 
@@ -378,8 +419,13 @@ def _pattern_table(
         [_closed_sides(script, group) for script, group in zip(scripts, entries, strict=True)],
         [all(e.substring for e in group) for group in entries],
         [_presence_keys(group) for group in entries],
-        ahocorasick_rs.AhoCorasick(patterns, matchkind=(
-            ahocorasick_rs.MatchKind.Standard if overlapping
-            else ahocorasick_rs.MatchKind.LeftmostLongest)),
+        ahocorasick_rs.AhoCorasick(
+            patterns,
+            matchkind=(
+                ahocorasick_rs.MatchKind.Standard
+                if overlapping
+                else ahocorasick_rs.MatchKind.LeftmostLongest
+            ),
+        ),
         overlapping,
     )

@@ -22,6 +22,11 @@ from worker.core.classifier.lexicon import (
 from worker.core.classifier.scan import Hit, ScannedDoc
 
 _CLAUSE_BREAK = re.compile(r"[,،؛;:]")
+# 'in (March) 2021', 'en 2019', 'في عام 2020', 'در سال 1399', 'в 2021 году': an act dated by year
+_DATED = re.compile(
+    r"(?:\b(?:in|en|since|depuis)|(?<!\w)(?:في|فی|در|منذ|в))\s+(?:\w+\s+){0,2}?"
+    r"(?:1[34]\d\d|19\d\d|20\d\d)(?![\d–-])"
+)
 DEFAULT_SECTOR = "research_education"
 EVENT_PRIORITY = ("agreement", "joint_body", "visit", "meeting", "event", "intent")
 COOP_CATEGORIES = frozenset({"coop", "joint", "agreement_noun", "joint_body"})
@@ -35,9 +40,20 @@ PARTY_CONTEXT_BONUS = 1.0
 PARTNER_MIN_SALIENCE = 2.0
 LIST_SIZE = 4  # a sentence naming this many countries is a list: its mentions weigh less
 LIST_FACTOR = 0.5
-INTERACTION_CUES = ("meeting", "visit_weak", "session", "coop", "joint", "sign_past", "event")
+# an expo in a partner city is an event, not a trip: "event" is not an interaction here
+INTERACTION_CUES = ("meeting", "visit_weak", "session", "coop", "joint", "sign_past")
 PARTNER_RELATIVE = 0.3
 MAX_PARTNERS = 12
+PRESS_COVERS = ("meeting", "event", "session")
+EVENT_ABSORBS = ("visit", "meeting")
+PARTICIPANT_CATEGORIES = frozenset({"joint_body", "session"})
+NOT_PARTICIPANT = frozenset({"event", "background"})  # expo guests, past sessions
+# a place where a trip or signing happens hosts it (the leg of a tour); summits and expos in
+# a third country do not make the venue a party
+HOST_CATEGORIES = frozenset({"visit", "sign_past", "concluded"})
+THIRD_PARTY_VENUE = frozenset({"sideline", "event", "future", "future_visit"})
+HOST_WEIGHT = 0.5
+OFFER_CREDIT = 1.0
 
 
 @dataclass(slots=True)
@@ -87,6 +103,7 @@ class Facts:
     mentions: list[Mention]
     salience: dict[str, float]
     venue_only: set[str]
+    author: bool = False  # an author speaks in the first person ('in my view')
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +150,54 @@ def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
     return doc.joined[word_start : hit.start] in ("ب", "وب", "في")
 
 
+def _discount_press(cues: dict[str, int]) -> None:
+    """'press conference' is not a meeting, event or session: its matches of those
+    categories ('نشست خبری' also matches 'نشست') are taken back."""
+    press = cues["press"]
+    for category in PRESS_COVERS:
+        if category in cues:
+            left = cues[category] - press
+            if left <= 0:
+                del cues[category]
+            else:
+                cues[category] = left
+
+
+def _rescope_cues(doc: ScannedDoc) -> bool:
+    """Per-sentence corrections before the rules run: press conferences (see
+    `_discount_press`), and a signing or session dated to a year ('signed in Tehran in March
+    2021', 'en 2019') is background: new acts are dated by weekday, not by year. Returns
+    whether an author speaks in the first person anywhere (an opinion piece)."""
+    joined = doc.joined
+    author = False
+    for i, terms in enumerate(doc.terms):
+        cues = terms.cues
+        if not cues:
+            continue
+        if "author" in cues:
+            author = True
+        if "press" in cues:
+            _discount_press(cues)
+        if ("sign_past" in cues or "session" in cues) and "background" not in cues:
+            start = doc.sentences[i].norm_start
+            end = doc.sentences[i + 1].norm_start if i + 1 < len(doc.sentences) else len(joined)
+            seg = joined[start:end]
+            if ("20" in seg or "19" in seg or "13" in seg or "14" in seg) and _DATED.search(seg):
+                cues["background"] = 1
+    return author
+
+
 def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
+    author = _rescope_cues(doc)
     sentences = [
-        SentenceFacts(s.index, t.cues, sectors_strong=t.sectors_strong,
-                      sectors_weak=t.sectors_weak, first=t.first, text=doc.joined)
+        SentenceFacts(
+            s.index,
+            t.cues,
+            sectors_strong=t.sectors_strong,
+            sectors_weak=t.sectors_weak,
+            first=t.first,
+            text=doc.joined,
+        )
         for s, t in zip(doc.sentences, doc.terms, strict=True)
     ]
     mentions: list[Mention] = []
@@ -153,7 +214,12 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
                 facts.countries[code] += 1
                 mentions.append(Mention(code, hit.sentence, entry.category, venue))
     salience, venue_only = _salience(sentences, mentions)
-    return Facts(sentences, mentions, salience, venue_only)
+    return Facts(sentences, mentions, salience, venue_only, author)
+
+
+def _session_roll_call(facts: SentenceFacts) -> bool:
+    """A sentence listing the countries that take part in a session (not expo guests)."""
+    return facts.has_any(PARTICIPANT_CATEGORIES) and not facts.has_any(NOT_PARTICIPANT)
 
 
 def _salience(
@@ -163,13 +229,19 @@ def _salience(
     non_venue: set[str] = set()
     for m in mentions:
         if m.venue:
+            if sentences[m.sentence].has_any(HOST_CATEGORIES) and not sentences[m.sentence].has_any(
+                THIRD_PARTY_VENUE
+            ):
+                salience[m.code] += HOST_WEIGHT * _position_weight(m.sentence)
             continue
         non_venue.add(m.code)
         weight = _position_weight(m.sentence)
         facts = sentences[m.sentence]
-        if len(facts.countries) >= LIST_SIZE and m.category != COMPANY:
+        listed = len(facts.countries) >= LIST_SIZE and m.category != COMPANY
+        # delegations of a session named one by one are its participants (LABELS.md)
+        if listed and not _session_roll_call(facts):
             weight *= LIST_FACTOR
-        elif facts.has_any(PARTY_CATEGORIES):
+        elif listed or facts.has_any(PARTY_CATEGORIES):
             weight += PARTY_CONTEXT_BONUS
         if m.category == CITY:
             weight *= 0.75
@@ -213,6 +285,14 @@ def find_sectors(relevant: list[SentenceFacts]) -> tuple[str, ...]:
     return tuple(sorted(found or weak))
 
 
+def _intent_before(s: SentenceFacts, *categories: str) -> bool:
+    """An intent cue that precedes the act cues ('called for a meeting in Astana')."""
+    start = s.first.get("intent")
+    if start is None:
+        return False
+    return all(s.first.get(c, start + 1) > start for c in categories)
+
+
 def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
     """A partner's city is the venue and another partner takes part: a visit, unless the
     foreign side is a resident ambassador."""
@@ -221,7 +301,8 @@ def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
     hosts = s.venue_cities & partners
     guests = {c for c in s.countries if c in partners} - hosts
     interaction = s.has(*INTERACTION_CUES)
-    return bool(hosts and guests) and interaction and not s.has("ambassador")
+    planned = s.has("future", "background") or _intent_before(s, "meeting", "session")
+    return bool(hosts and guests) and interaction and not s.has("ambassador") and not planned
 
 
 def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
@@ -232,21 +313,26 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
     background = "background" in cues
     signed = ("agreement_noun" in cues and "sign_past" in cues) or "concluded" in cues
     sign_first = s.later_clause("future", "sign_past", "agreement_noun") or (
-        "concluded" in cues and s.later_clause("future", "concluded"))
+        "concluded" in cues and s.later_clause("future", "concluded")
+    )
     if signed and sign_first and not background:
         return "agreement"
     if "joint_body" in cues and "session" in cues and not future and not background:
         return "joint_body"
     if "future_visit" in cues:
         return "intent"
-    if "visit" in cues or (_hosted_by_partner(s, partners) and not future):
+    if "visit" in cues and not s.later_clause("future", "visit"):
+        return "intent"  # 'will visit', 'during the visit next month'
+    if "visit" in cues or _hosted_by_partner(s, partners):
         return "visit"
     if "meeting" in cues or ("visit_weak" in cues and "ambassador" in cues):
         return "meeting" if not future else "intent"
     if "visit_weak" in cues and not future:
         return "visit"
     if "milestone" in cues or ("event" in cues and not background):
-        return "event" if not future else "intent"
+        # 'ready to launch', 'will open': the milestone or event is still to come
+        planned = future or _intent_before(s, "milestone", "event")
+        return "intent" if planned else "event"
     if "intent" in cues or future:
         return "intent"
     return None
@@ -266,7 +352,26 @@ def find_event_type(
             best, where = event, [s.index]
         elif event == best and len(where) < 2:
             where.append(s.index)
+    if best in EVENT_ABSORBS and _event_story(sentences, partner_set):
+        # the title reports an expo or forum: its B2B meetings and guests are part of it
+        return "event", [0, *where[:1]]
     return best, where
+
+
+def _event_story(sentences: list[SentenceFacts], partners: frozenset[str]) -> bool:
+    """The title announces an exhibition or forum (not a milestone) and no sentence reports
+    a trip in so many words (a delegation that travels for an expo is a visit; a guest
+    touring the pavilions is not)."""
+    if not sentences or "event" not in sentences[0].cues:
+        return False
+    if _sentence_event(sentences[0], partners) != "event":
+        return False
+    return not any("visit" in s.cues and "event" not in s.cues for s in sentences)
+
+
+def _offer_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
+    """An invitation, offer or proposal in a sentence naming two partner countries."""
+    return "intent" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
 
 
 def _score(
@@ -281,6 +386,8 @@ def _score(
     parts: dict[str, float] = {}
     parts["partners"] = 2.0 if len(partners) >= 2 else -4.0
     parts["coop"] = 1.5 if any(s.has(*COOP_CATEGORIES) for s in relevant) else 0.0
+    if not parts["coop"] and any(_offer_between(s, partners) for s in relevant):
+        parts["coop"] = OFFER_CREDIT  # an offer made to the partner is cooperation proposed
     parts["act"] = 1.0 if event in EVENT_PRIORITY[:4] else (0.5 if event else 0.0)
     generic_tech = any(s.has("tech") for s in relevant)
     strong_sector = any(s.sectors_strong for s in relevant)
@@ -296,9 +403,14 @@ def _score(
     parts["offtopic"] = 0.0
     if offtopic > tech_terms:
         heavy = offtopic >= 2 * tech_terms + 3 or (
-            title.has("neg_offtopic") and not title.sectors_strong)
+            title.has("neg_offtopic") and not title.sectors_strong
+        )
         parts["offtopic"] = -3.0 if heavy else -1.5
-    parts["opinion"] = -2.5 if any(s.has("opinion") for s in lead[:2]) else 0.0
+    # opinion labels count in the title and lead; an author speaking in the first person
+    # ('in my view', 'به نظر نگارنده') marks an opinion piece wherever it is
+    opinion = any(s.has("opinion") for s in lead[:2])
+    opinion = opinion or facts.author
+    parts["opinion"] = -2.5 if opinion else 0.0
     return sum(parts.values()) - 4.0, parts
 
 

@@ -49,6 +49,62 @@ _SENTENCE_END = re.compile(
     r"(?:(?<=[.!?؟;؛])[.!?؟;؛]*(?=\s)|(?<=[。！？；۔।])[。！？；۔।]*|(?<=\n))"
 )
 OFFICE_WINDOW = 25
+# title and month abbreviations written with a full stop (en, fr, ru), looked up before a '.'
+_ABBREVIATIONS = frozenset(
+    [
+        "M",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Pr",
+        "Prof",
+        "St",
+        "Mme",
+        "Mgr",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Sept",
+        "Oct",
+        "Nov",
+        "Dec",
+        "janv",
+        "févr",
+        "avr",
+        "juil",
+        "déc",
+        "г",
+        "гг",
+        "им",
+        "т",
+    ]
+)
+_CHAIN_TAILS = (
+    " و",
+    "و",
+    ",",
+    ", ",
+    " and ",
+    " et ",
+    " и ",
+    " ve ",
+    " y ",
+    " e ",
+    " und ",
+    " des ",
+    " de la ",
+    " de l'",
+    " du ",
+    " the ",
+    " of ",
+)
+CHAIN_WINDOW = 70
 MIN_COUNTRIES = 2
 _ENTITY_KINDS = (COUNTRY, ORG, STOP)
 _WORD_TAIL = re.compile(r"[^\W\d_]*")
@@ -109,11 +165,29 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     pos = 0
     for brk in _SENTENCE_END.finditer(text):
         start = brk.start()
+        # cheap filter first: a '.' right after a word of at most four letters
+        if (
+            text[start] == "."
+            and text[start - 1 : start].isalpha()
+            and not text[start - 5 if start > 5 else 0 : start].isalpha()
+            and _is_abbreviation(text, start)
+        ):
+            continue  # 'Nov. 25', 'M. Hashemi', 'Dr. Ali': not the end of a sentence
         # a newline ends the sentence before it; punctuation belongs to its sentence
         _add_stripped(spans, text, pos, start if text[start] == "\n" else brk.end())
         pos = brk.end()
     _add_stripped(spans, text, pos, len(text))
     return spans
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """Whether the word just before the full stop at `dot` is a known abbreviation."""
+    begin = dot
+    while begin > 0 and dot - begin < 6 and text[begin - 1].isalpha():
+        begin -= 1
+    if begin == dot or (begin > 0 and text[begin - 1].isalpha()):
+        return False
+    return text[begin:dot] in _ABBREVIATIONS
 
 
 def _add_stripped(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
@@ -239,7 +313,12 @@ def _keep_longest_entities(hits: list[Hit]) -> list[Hit]:
             if (hit.end - hit.start) > (last.end - last.start):
                 kept[-1] = hit
             elif (hit.end - hit.start) == (last.end - last.start) and hit.start == last.start:
-                kept.append(hit)
+                if last.entry.kind == COUNTRY and hit.entry.kind != COUNTRY:
+                    # a form listed as a body too ('شانگهای' for the SCO): the body reading wins
+                    kept = [k for k in kept if k.start != hit.start or k.entry.kind != COUNTRY]
+                    kept.append(hit)
+                elif not (last.entry.kind != COUNTRY and hit.entry.kind == COUNTRY):
+                    kept.append(hit)
             continue
         kept.append(hit)
     return [h for h in kept if h.entry.kind != STOP]
@@ -252,12 +331,24 @@ def in_office_title(lex: Lexicon, joined: str, start: int, end: int, floor: int)
         return False
     if before.search(joined, max(floor, start - OFFICE_WINDOW), start):
         return True
-    return after.match(joined, end) is not None
+    if after.match(joined, end) is not None:
+        return True
+    chain = lex.office_chain
+    if chain is None or not joined.endswith(
+        _CHAIN_TAILS, start - 8 if start - 8 > floor else floor, start
+    ):
+        return False
+    return chain.search(joined, max(floor, start - CHAIN_WINDOW), start) is not None
 
 
 def _record_all(
-    lex: Lexicon, group: tuple[LexEntry, ...], terms: SentenceTerms, joined: str, start: int,
-    end: int, floor: int,
+    lex: Lexicon,
+    group: tuple[LexEntry, ...],
+    terms: SentenceTerms,
+    joined: str,
+    start: int,
+    end: int,
+    floor: int,
 ) -> None:
     for entry in group:
         if not entry.plain and (entry.prefix == PREFIX_ARTICLE or entry.suffix != SUFFIX_OPEN):
@@ -280,8 +371,14 @@ def _record(terms: SentenceTerms, entry: LexEntry, start: int) -> None:
 
 
 def _match(
-    lex: Lexicon, table: PatternTable, joined: str, starts: list[int], sentences: list[Sentence],
-    norms: list[str], terms: list[SentenceTerms], hits: list[Hit],
+    lex: Lexicon,
+    table: PatternTable,
+    joined: str,
+    starts: list[int],
+    sentences: list[Sentence],
+    norms: list[str],
+    terms: list[SentenceTerms],
+    hits: list[Hit],
 ) -> None:
     """Run one automaton and keep the matches whose boundaries and case fit their entries.
 
@@ -323,8 +420,15 @@ def _match(
 
 
 def _accept(
-    lex: Lexicon, fitting: list[LexEntry], joined: str, start: int, end: int,
-    sentence: Sentence, norm: str, terms: SentenceTerms | None, hits: list[Hit],
+    lex: Lexicon,
+    fitting: list[LexEntry],
+    joined: str,
+    start: int,
+    end: int,
+    sentence: Sentence,
+    norm: str,
+    terms: SentenceTerms | None,
+    hits: list[Hit],
 ) -> None:
     """Record entries whose affixes fit, after the case check (proper names, acronyms)."""
     surface = ""
