@@ -352,7 +352,7 @@ def test_redis_restart_without_persistence_loses_no_queued_alert(
                 120,
                 "one delivery held by the receiver and the others queued",
             )
-            queued = redis.command("LLEN", "celery")
+            queued = redis.command("LLEN", "deliveries")  # deliver_alert's own queue
             assert queued.startswith(b":") and int(queued[1:]) >= 1, queued
             redis.kill()
             redis.start()  # same port, empty: every doorbell is gone
