@@ -16,7 +16,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from worker.core.match import WatchRule
 from worker.core.pacing import DigestSchedule, QuietHours
@@ -114,27 +121,20 @@ def _check_tz(value: str) -> str:
     return value
 
 
+TimeZoneName = Annotated[str, AfterValidator(_check_tz)]
+
+
 class DigestConfig(_Strict):
     digest: Literal["hourly", "daily", "weekly"]
     at: Annotated[str, Field(pattern=_HHMM)] = "08:00"
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return _check_tz(value)
+    timezone: TimeZoneName = "UTC"
 
 
 class QuietHoursConfig(_Strict):
     start: Annotated[str, Field(pattern=_HHMM)]
     end: Annotated[str, Field(pattern=_HHMM)]
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return _check_tz(value)
+    timezone: TimeZoneName = "UTC"
 
 
 class TemplatesConfig(_Strict):
