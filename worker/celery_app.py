@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import beat_init, worker_init, worker_process_init
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from worker.config import ConfigError
 from worker.runtime import read_config
@@ -61,11 +61,6 @@ def create_app(settings: Settings) -> Celery:
         # fetched concurrently), delivery by the notifier timeout; this is the backstop.
         task_time_limit=settings.task_time_limit_seconds,
         task_soft_time_limit=settings.task_time_limit_seconds - 5,
-        # Deliveries have their own queue, which workers consume alongside the default one:
-        # an alert then waits for a free worker, not behind every queued feed refresh.
-        task_queues=(Queue("celery"), Queue("deliveries")),
-        task_default_queue="celery",
-        task_routes={"coopwatch.deliver_alert": {"queue": "deliveries"}},
         # Recycle children now and then; bounds any slow leak in parsers or libraries.
         worker_max_tasks_per_child=1000,
         worker_hijack_root_logger=False,
@@ -92,6 +87,21 @@ def create_app(settings: Settings) -> Celery:
             },
         },
     )
+    if not broker_url.startswith("filesystem"):
+        # Deliveries have their own queue, which workers consume alongside the default one:
+        # an alert then waits for a free worker, not behind every queued feed refresh. (The
+        # embedded file-system broker keeps one queue: it is one process, and with two queues
+        # it was seen to hold a delivery for over a minute now and then.)
+        app.conf.update(
+            task_queues=(
+                Queue("celery", Exchange("celery", type="direct"), routing_key="celery"),
+                Queue(
+                    "deliveries", Exchange("deliveries", type="direct"), routing_key="deliveries"
+                ),
+            ),
+            task_default_queue="celery",
+            task_routes={"coopwatch.deliver_alert": {"queue": "deliveries"}},
+        )
     return app
 
 
