@@ -185,16 +185,6 @@ def release_feeds(
         session.connection().execute(stmt, rows)
 
 
-def set_feed_status(session: Session, url: str, status: FeedStatus, now: datetime) -> bool:
-    result = session.execute(
-        update(Feed)
-        .where(Feed.url == url)
-        .values(status=status, next_check_at=now, error_count=0)
-        .returning(Feed.id)
-    )
-    return result.first() is not None
-
-
 def unreported_unhealthy_feeds(session: Session, min_errors: int, limit: int = 100) -> list[Feed]:
     """Feeds failing `min_errors` times in a row (or gone) whose episode is not reported yet."""
     stmt = (

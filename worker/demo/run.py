@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -25,8 +26,9 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from models import Article, Delivery, DeliveryStatus, Feed
+from models import Article, DeliveryStatus, Feed
 from worker import migrations, store
 from worker.celery_app import create_app
 from worker.settings import Settings
@@ -102,17 +104,35 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _progress(settings: Settings) -> tuple[int, int, int, int, int]:
-    """(feeds polled, feeds total, articles unprocessed, deliveries open, deliveries sent)."""
-    with store.make_sessions(store.make_engine(settings.database_url)).begin() as session:
+@dataclass(frozen=True, slots=True)
+class Progress:
+    feeds_polled: int
+    feeds: int
+    unprocessed: int
+    deliveries: dict[str, int]  # status → count
+
+    @property
+    def finished(self) -> bool:
+        open_ = sum(
+            self.deliveries.get(s, 0) for s in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+        )
+        return (
+            bool(self.feeds)
+            and self.feeds_polled == self.feeds
+            and not self.unprocessed
+            and not open_
+        )
+
+
+def _progress(sessions: sessionmaker[Session]) -> Progress:
+    with sessions.begin() as session:
         polled = session.scalar(select(func.count(Feed.id)).where(Feed.last_polled_at.isnot(None)))
         total = session.scalar(select(func.count(Feed.id)))
         unprocessed = session.scalar(
             select(func.count(Article.id)).where(Article.processed_at.is_(None))
         )
         counts = store.delivery_counts(session)
-    open_ = counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0)
-    return polled or 0, total or 0, unprocessed or 0, open_, counts.get(DeliveryStatus.SENT, 0)
+    return Progress(polled or 0, total or 0, unprocessed or 0, counts)
 
 
 def run_demo(keep: Path | None = None) -> int:
@@ -144,32 +164,33 @@ def run_demo(keep: Path | None = None) -> int:
             ],
             env=_env(settings),
         )
+        engine = store.make_engine(settings.database_url)  # one pool for all the polling
         try:
-            create_app(settings).send_task("coopwatch.schedule_due_feeds")
-            done = _wait(settings, worker)
+            try:
+                create_app(settings).send_task("coopwatch.schedule_due_feeds")
+                done = _wait(store.make_sessions(engine), worker)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
+            return _report(store.make_sessions(engine), settings, done)
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-    return _report(settings, done)
+            engine.dispose()
 
 
-def _wait(settings: Settings, worker: subprocess.Popen[bytes]) -> bool:
+def _wait(sessions: sessionmaker[Session], worker: subprocess.Popen[bytes]) -> bool:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline and worker.poll() is None:
-        polled, total, unprocessed, open_, _ = _progress(settings)
-        if total and polled == total and unprocessed == 0 and open_ == 0:
+        if _progress(sessions).finished:
             return True
         time.sleep(0.5)
     return False
 
 
-def _report(settings: Settings, done: bool) -> int:
-    with store.make_sessions(store.make_engine(settings.database_url)).begin() as session:
+def _report(sessions: sessionmaker[Session], settings: Settings, done: bool) -> int:
+    with sessions.begin() as session:
         rows = store.list_feeds(session)
-        failed = session.scalar(
-            select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.FAILED)
-        )
-    _, _, _, _, sent = _progress(settings)
+    counts = _progress(sessions).deliveries
+    sent, failed = counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0)
     print("\n" + "─" * 72)
     for r in rows:
         error = f" ({r.feed.last_error})" if r.feed.last_error else ""
@@ -178,7 +199,7 @@ def _report(settings: Settings, done: bool) -> int:
             f"status {r.feed.status}{error}"
         )
     print(
-        f"alerts delivered: {sent}, failed: {failed or 0}"
+        f"alerts delivered: {sent}, failed: {failed}"
         f"{'' if done else ' — the run did not finish in time'}  "
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
     )
