@@ -185,6 +185,30 @@ POSITIVES += [
     ),
 ]
 
+KICKER_LOOKALIKES = [
+    Case(
+        "fa-memorandum-title-is-no-kicker",
+        "یادداشت تفاهم همکاری در هوش مصنوعی میان ایران و صربستان امضا شد",
+        "وزیران ارتباطات ایران و صربستان در بلگراد یادداشت تفاهم همکاری در حوزه هوش مصنوعی "
+        "امضا کردند.",
+        True,
+        ("IR", "RS"),
+        ("ai",),
+        "agreement",
+    ),
+    Case(
+        "en-city-country-apposition-is-venue",
+        "Iran, Oman ICT ministers meet in Barcelona, Spain",
+        "The ICT ministers of Iran and Oman met on the sidelines of a congress in Barcelona, "
+        "Spain, and discussed cooperation on 5G networks.",
+        True,
+        ("IR", "OM"),
+        ("telecom",),
+        "meeting",
+    ),
+]
+POSITIVES += KICKER_LOOKALIKES
+
 NEGATIVES = [
     Case(
         "en-trade-energy-summit",
@@ -272,6 +296,35 @@ NEGATIVES = [
         False,
     ),
     Case(
+        "ar-naval-drill",
+        "انطلاق مناورات بحرية مشتركة بين إيران وروسيا",
+        "انطلقت مناورات بحرية مشتركة بمشاركة قطع بحرية من الجيش الإيراني والبحرية الروسية "
+        "لتعزيز التعاون وتبادل الخبرات في عمليات الإنقاذ البحري.",
+        False,
+    ),
+    Case(
+        "fa-opinion-kicker",
+        "یادداشت | همکاری فناوری ایران و چین در آینه اعداد",
+        "همکاری‌های فناوری ایران و چین در سال‌های اخیر گسترش یافته و تفاهم‌نامه‌های زیادی در "
+        "حوزه هوش مصنوعی امضا شده، اما بیشتر آنها روی کاغذ مانده است.",
+        False,
+    ),
+    Case(
+        "en-analysis-kicker",
+        "Analysis: Iran and Russia's digital pact, two years on",
+        "Iran and Russia signed a digital cooperation agreement on data centres two years ago; "
+        "few projects have followed since.",
+        False,
+    ),
+    Case(
+        "ar-domestic-with-old-deal",
+        "سعة الإنترنت الدولية في إيران تتضاعف",
+        "أعلنت شركة البنية التحتية للاتصالات في إيران مضاعفة سعة الإنترنت بعد تشغيل خطوط "
+        "ألياف ضوئية محلية. وذكر المدير أن الاتفاقية الموقعة مع الجانب العراقي عام 2021 لا تزال "
+        "سارية.",
+        False,
+    ),
+    Case(
         "tr-military",
         "Türkiye ve Irak askeri tatbikat düzenledi",
         "Türk ve Irak askeri birlikleri terörle mücadele amacıyla ortak tatbikat yaptı.",
@@ -344,6 +397,7 @@ def test_language_guess(title: str, text: str, lang: str) -> None:
         ("الجمهورية الإسلامية", "IR"),
         ("روس‌کاسموس", "RU"),
         ("Huawei", "CN"),
+        ("وفد يزور مصر", "EG"),  # once hidden by the stop phrase 'مصرّ' (shadda stripped)
     ],
 )
 def test_country_forms(form: str, code: str) -> None:

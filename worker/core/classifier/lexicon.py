@@ -187,6 +187,17 @@ class _TableBuilder:
         if entry not in bucket:
             bucket.append(entry)
 
+    def check_stops(self) -> None:
+        """A stop phrase that normalises to a country form would hide that country everywhere
+        (once 'مصرّ' lost its shadda it erased every 'مصر', Egypt): refuse such data."""
+        for key, bucket in self.table.items():
+            kinds = {e.kind for e in bucket}
+            if STOP in kinds and COUNTRY in kinds:
+                raise ValueError(
+                    f"countries_curated.tsv: stop phrase {key!r} normalises to a country form; "
+                    "it would hide that country in every text"
+                )
+
 
 def _country_entry(code: str, category: str, affix: str, form: str) -> LexEntry:
     script = script_of(form)
@@ -388,6 +399,7 @@ def get_lexicon() -> Lexicon:
     builder = _TableBuilder()
     _add_curated(builder)
     _add_gazetteer(builder)
+    builder.check_stops()
     _add_cues(builder)
     _add_sectors(builder)
     _drop_article_duplicates(builder.table)

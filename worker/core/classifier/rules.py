@@ -53,7 +53,13 @@ NOT_PARTICIPANT = frozenset({"event", "background"})  # expo guests, past sessio
 HOST_CATEGORIES = frozenset({"visit", "sign_past", "concluded"})
 THIRD_PARTY_VENUE = frozenset({"sideline", "event", "future", "future_visit"})
 HOST_WEIGHT = 0.5
+BACKGROUND_FACTOR = 0.5
 OFFER_CREDIT = 1.0
+# a genre label opens the title ('Analysis: ...', 'رأي | ...'): at most this many characters
+# before it, then a separator within KICKER_SPAN characters
+KICKER_START = 3
+KICKER_SPAN = 24
+_KICKER_SEPARATOR = re.compile(r"[|:：–—-]")
 
 
 @dataclass(slots=True)
@@ -150,6 +156,14 @@ def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
     return doc.joined[word_start : hit.start] in ("ب", "وب", "في")
 
 
+def _apposition(joined: str, city_end: int, start: int) -> bool:
+    """A country right after a venue city ('in Barcelona, Spain', 'در بارسلون اسپانیا',
+    'à Kazan (Russie)') names where the city is: it is a venue too."""
+    if city_end < 0 or start < city_end or start - city_end > 3:
+        return False
+    return joined[city_end:start].strip(" ,،(") == ""
+
+
 def _discount_press(cues: dict[str, int]) -> None:
     """'press conference' is not a meeting, event or session: its matches of those
     categories ('نشست خبری' also matches 'نشست') are taken back."""
@@ -201,15 +215,19 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
         for s, t in zip(doc.sentences, doc.terms, strict=True)
     ]
     mentions: list[Mention] = []
+    venue_city_end = -1
     for hit in doc.hits:
         facts = sentences[hit.sentence]
         entry = hit.entry
         if entry.kind == ORG:
             facts.orgs.add(entry.value)
         elif entry.kind == COUNTRY:
-            venue = entry.category in (CITY, "name") and _is_venue(lex, doc, hit)
+            venue = entry.category in (CITY, "name") and (
+                _is_venue(lex, doc, hit) or _apposition(doc.joined, venue_city_end, hit.start)
+            )
             if venue and entry.category == CITY:
                 facts.venue_cities.add(entry.value)
+                venue_city_end = hit.end
             for code in entry.value.split("+"):
                 facts.countries[code] += 1
                 mentions.append(Mention(code, hit.sentence, entry.category, venue))
@@ -243,6 +261,8 @@ def _salience(
             weight *= LIST_FACTOR
         elif listed or facts.has_any(PARTY_CATEGORIES):
             weight += PARTY_CONTEXT_BONUS
+        if "background" in facts.cues and facts.has("sign_past", "agreement_noun", "concluded"):
+            weight *= BACKGROUND_FACTOR  # named with an earlier agreement: context, not a party
         if m.category == CITY:
             weight *= 0.75
         elif m.category == COMPANY:
@@ -369,6 +389,15 @@ def _event_story(sentences: list[SentenceFacts], partners: frozenset[str]) -> bo
     return not any("visit" in s.cues and "event" not in s.cues for s in sentences)
 
 
+def _kicker(title: SentenceFacts) -> bool:
+    """The title opens with a genre label ('Analysis:', 'رأي |', 'یادداشت |'): an opinion
+    piece. The same words inside a title ('یادداشت تفاهم', a memorandum) are not labels."""
+    start = title.first.get("kicker")
+    if start is None or start > KICKER_START:
+        return False
+    return _KICKER_SEPARATOR.search(title.text, start, start + KICKER_SPAN) is not None
+
+
 def _offer_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
     """An invitation, offer or proposal in a sentence naming two partner countries."""
     return "intent" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
@@ -409,7 +438,7 @@ def _score(
     # opinion labels count in the title and lead; an author speaking in the first person
     # ('in my view', 'به نظر نگارنده') marks an opinion piece wherever it is
     opinion = any(s.has("opinion") for s in lead[:2])
-    opinion = opinion or facts.author
+    opinion = opinion or facts.author or _kicker(title)
     parts["opinion"] = -2.5 if opinion else 0.0
     return sum(parts.values()) - 4.0, parts
 
