@@ -207,7 +207,47 @@ KICKER_LOOKALIKES = [
         "meeting",
     ),
 ]
-POSITIVES += KICKER_LOOKALIKES
+SECTOR_EDGES = [
+    Case(
+        "fa-online-shopping-is-e-commerce-not-telecom",
+        "همکاری پست ایران و ارمنستان در مرسولات تجارت الکترونیک",
+        "مدیرعامل شرکت ملی پست ایران با همتای ارمنی خود دیدار کرد و دو طرف درباره افزایش "
+        "مرسولات خرید اینترنتی میان دو کشور گفت‌وگو کردند.",
+        True,
+        ("AM", "IR"),
+        ("digital_economy", "post"),
+        "meeting",
+    ),
+    Case(
+        "en-smart-agriculture-is-agritech",
+        "Iran, Uzbekistan sign MoU on smart agriculture",
+        "Iran and Uzbekistan signed a memorandum on smart agriculture and drip irrigation "
+        "technology in Tashkent on Monday.",
+        True,
+        ("IR", "UZ"),
+        ("agritech",),
+        "agreement",
+    ),
+    Case(
+        "fr-digital-in-a-ministers-title-is-no-sector",
+        "Le Maroc et l'Iran signent un accord sur l'intelligence artificielle",
+        "Le ministre iranien des Communications et la ministre marocaine de la Transition "
+        "numérique ont signé un accord de coopération sur l'intelligence artificielle.",
+        True,
+        ("IR", "MA"),
+        ("ai",),
+        "agreement",
+    ),
+]
+POSITIVES += KICKER_LOOKALIKES + SECTOR_EDGES
+
+
+@pytest.mark.parametrize("case", SECTOR_EDGES, ids=lambda c: c.name)
+def test_sector_edges_exact(case: Case) -> None:
+    """No extra sector either: 'online' shops are not telecom, a minister's portfolio is not a
+    cooperation area."""
+    assert classify(case.title, case.text).sectors == case.sectors
+
 
 NEGATIVES = [
     Case(

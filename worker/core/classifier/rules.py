@@ -293,13 +293,14 @@ def _relevant(facts: Facts, partners: tuple[str, ...]) -> list[SentenceFacts]:
 
 
 def find_sectors(relevant: list[SentenceFacts]) -> tuple[str, ...]:
-    """Strong terms count anywhere relevant; weak (generic) terms only in a title or lead
-    sentence that speaks of cooperation, or when nothing more specific was found."""
+    """Strong terms count anywhere relevant; weak (generic) terms only in a title that speaks
+    of cooperation ('... scientific cooperation'), or when nothing more specific was found:
+    'digital' or 'scientific' in a lead sentence is mostly an office or a slogan."""
     found: set[str] = set()
     weak: set[str] = set()
     for s in relevant:
         found |= s.sectors_strong
-        if s.index <= 1 and s.has("coop", "joint", "agreement_noun"):
+        if s.index == 0 and s.has("coop", "joint", "agreement_noun"):
             found |= s.sectors_weak
         weak |= s.sectors_weak
     return tuple(sorted(found or weak))
