@@ -531,6 +531,36 @@ def test_sentence_end_pattern_is_the_plain_alternation() -> None:
 # multi-word cues. Each item is cooperation; only the event type is checked here.
 EVENT_SCOPING = [
     (
+        "ar-li-contracts-the-article-joint-committee-abroad",
+        "انعقاد الدورة الثانية للجنة المشتركة بين إيران وأوغندا في كمبالا",
+        "انعقدت في كمبالا الدورة الثانية للجنة المشتركة للتعاون التقني بين إيران وأوغندا "
+        "وبحثت التعاون في صناعة الأدوية.",
+        "joint_body",
+    ),
+    (
+        "ar-visit-dated-to-a-year-is-background",
+        "بدء الإنتاج في مصنع الأدوية الإيراني الكوبي المشترك في هافانا",
+        "بدأ المصنع المشترك للأدوية بين إيران وكوبا إنتاجه اليوم. وأوضح السفير أن المشروع "
+        "ثمرة الاتفاق الذي وقع عام 2021 خلال زيارة الرئيس الكوبي إلى طهران.",
+        "event",
+    ),
+    (
+        "fr-suggested-visit-is-intent",
+        "Le ministre iranien des sciences reçoit l'ambassadeur du Sénégal",
+        "Le ministre a reçu l'ambassadeur sénégalais à Téhéran pour discuter de coopération "
+        "universitaire. L'ambassadeur a suggéré l'organisation d'une visite de recteurs "
+        "iraniens à Dakar l'an prochain.",
+        "meeting",
+    ),
+    (
+        "en-programme-of-an-announced-trip-is-intent",
+        "Iran's science minister to travel to Minsk to sign research MoU with Belarus",
+        "Iran's science minister will travel to Minsk next week to sign a memorandum on joint "
+        "research with Belarus. During the two-day trip, he is expected to meet the Belarusian "
+        "education minister and visit the Belarusian State University.",
+        "intent",
+    ),
+    (
         "en-would-be-signed",
         "Iran and Iraq finalise e-government MoU",
         "The text of the memorandum on e-government has been finalised and would be signed "

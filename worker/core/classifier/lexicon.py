@@ -318,6 +318,17 @@ def _inner_endings() -> dict[str, tuple[str, ...]]:
     return {script: tuple(modes.get("inner", [""])) for script, modes in data["suffixes"].items()}
 
 
+def with_contraction(form: str) -> list[str]:
+    """An Arabic form with the article also occurs after the preposition li-, which swallows
+    the article's alef: 'التعاون' -> 'للتعاون'; before a word that starts with lam, one lam
+    more goes: 'اللجنة المشتركة' -> 'للجنة المشتركة' ('of the joint committee')."""
+    bare = form.lstrip("=*")
+    if not (bare.startswith("ال") and len(bare) > 4 and script_of(bare) == "arabic"):
+        return [form]
+    contracted = bare[1:] if bare.startswith("الل") else "ل" + bare[1:]
+    return [form, form[: len(form) - len(bare)] + contracted]
+
+
 def _add_cues(builder: _TableBuilder) -> None:
     data = json.loads(read_data("cues.json"))
     endings = _inner_endings()
@@ -327,7 +338,8 @@ def _add_cues(builder: _TableBuilder) -> None:
         for forms in by_lang.values():
             for marked in forms:
                 for form in expand_inner(marked, endings):
-                    builder.add(*_marked_entry(CUE, category, category, form, True))
+                    for variant in with_contraction(form):
+                        builder.add(*_marked_entry(CUE, category, category, variant, True))
 
 
 def _add_sectors(builder: _TableBuilder) -> None:
@@ -339,7 +351,8 @@ def _add_sectors(builder: _TableBuilder) -> None:
                 for marked in forms:
                     for form in expand_inner(marked, endings):
                         strong = grade == "strong"
-                        builder.add(*_marked_entry(SECTOR, sector, sector, form, strong))
+                        for variant in with_contraction(form):
+                            builder.add(*_marked_entry(SECTOR, sector, sector, variant, strong))
         for form in grades.get("upper", []):
             entry = LexEntry(SECTOR, sector, sector, PREFIX_WORD, SUFFIX_NONE, CASE_UPPER)
             builder.add(form, entry)

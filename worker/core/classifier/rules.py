@@ -24,7 +24,7 @@ from worker.core.classifier.scan import Hit, ScannedDoc
 _CLAUSE_BREAK = re.compile(r"[,،؛;:]")
 # 'in (March) 2021', 'en 2019', 'في عام 2020', 'در سال 1399', 'в 2021 году': an act dated by year
 _DATED = re.compile(
-    r"(?:\b(?:in|en|since|depuis)|(?<!\w)(?:في|فی|در|منذ|в))\s+(?:\w+\s+){0,2}?"
+    r"(?:\b(?:in|en|since|depuis)|(?<!\w)(?:في|فی|در|منذ|عام|سنه|سال|в))\s+(?:\w+\s+){0,2}?"
     r"(?:1[34]\d\d|19\d\d|20\d\d)(?![\d–-])"
 )
 DEFAULT_SECTOR = "research_education"
@@ -179,8 +179,8 @@ def _discount_press(cues: dict[str, int]) -> None:
 
 def _rescope_cues(doc: ScannedDoc) -> bool:
     """Per-sentence corrections before the rules run: press conferences (see
-    `_discount_press`), and a signing or session dated to a year ('signed in Tehran in March
-    2021', 'en 2019') is background: new acts are dated by weekday, not by year. Returns
+    `_discount_press`), and a signing, session or visit dated to a year ('signed in Tehran in March
+    2021', 'en 2019', 'عام 2022') is background: new acts are dated by weekday, not by year. Returns
     whether an author speaks in the first person anywhere (an opinion piece)."""
     joined = doc.joined
     author = False
@@ -192,12 +192,13 @@ def _rescope_cues(doc: ScannedDoc) -> bool:
             author = True
         if "press" in cues:
             _discount_press(cues)
-        if ("sign_past" in cues or "session" in cues) and "background" not in cues:
+        if "sign_past" in cues or "session" in cues or "visit" in cues:
             start = doc.sentences[i].norm_start
             end = doc.sentences[i + 1].norm_start if i + 1 < len(doc.sentences) else len(joined)
             seg = joined[start:end]
             if ("20" in seg or "19" in seg or "13" in seg or "14" in seg) and _DATED.search(seg):
                 cues["background"] = 1
+                cues["dated"] = 1  # 'during the president's visit in 2022': not this trip
     return author
 
 
@@ -342,14 +343,14 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
         return "joint_body"
     if "future_visit" in cues:
         return "intent"
-    if "visit" in cues and not s.later_clause("future", "visit"):
-        return "intent"  # 'will visit', 'during the visit next month'
-    if "visit" in cues or _hosted_by_partner(s, partners):
-        return "visit"
+    if "visit" in cues and (not s.later_clause("future", "visit") or _intent_before(s, "visit")):
+        return "intent"  # 'will visit', 'during the visit next month', 'proposed a visit'
+    if ("visit" in cues and "dated" not in cues) or (
+        "milestone" not in cues and _hosted_by_partner(s, partners)
+    ):
+        return "visit"  # a launch or first production in a partner's city is no trip
     if "meeting" in cues or ("visit_weak" in cues and "ambassador" in cues):
         return "meeting" if not future else "intent"
-    if "visit_weak" in cues and not future:
-        return "visit"
     if "milestone" in cues or ("event" in cues and not background):
         # 'ready to launch', 'will open': the milestone or event is still to come
         planned = future or _intent_before(s, "milestone", "event")
@@ -376,7 +377,17 @@ def find_event_type(
     if best in EVENT_ABSORBS and _event_story(sentences, partner_set):
         # the title reports an expo or forum: its B2B meetings and guests are part of it
         return "event", [0, *where[:1]]
+    if best in EVENT_ABSORBS and _trip_announced(sentences[:2], partner_set):
+        # 'X will travel to Minsk next week ... During the trip, X is to meet ...': the
+        # body describes the programme of the announced trip
+        return "intent", [s.index for s in sentences[:2] if "future_visit" in s.cues][:1]
     return best, where
+
+
+def _trip_announced(lead: list[SentenceFacts], partners: frozenset[str]) -> bool:
+    """The title or first sentence announces a future trip and reports none that happened."""
+    events = [_sentence_event(s, partners) for s in lead]
+    return any("future_visit" in s.cues for s in lead) and "visit" not in events
 
 
 def _event_story(sentences: list[SentenceFacts], partners: frozenset[str]) -> bool:
