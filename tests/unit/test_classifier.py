@@ -365,6 +365,13 @@ NEGATIVES = [
         False,
     ),
     Case(
+        "en-multilateral-body-name-and-dateline",
+        "ECO digital ministers meet in Baku",
+        "BAKU – Ministers of the Economic Cooperation Organization member states met in Baku "
+        "on regional broadband. Iran's deputy minister called for an ECO fibre corridor.",
+        False,
+    ),
+    Case(
         "tr-military",
         "Türkiye ve Irak askeri tatbikat düzenledi",
         "Türk ve Irak askeri birlikleri terörle mücadele amacıyla ortak tatbikat yaptı.",
@@ -530,6 +537,13 @@ def test_sentence_end_pattern_is_the_plain_alternation() -> None:
 # press conferences, expos whose B2B meetings and guests belong to the event, inner-inflected
 # multi-word cues. Each item is cooperation; only the event type is checked here.
 EVENT_SCOPING = [
+    (
+        "ar-cabinet-approves-draft-mou-is-intent",
+        "الحكومة الإيرانية توافق على مشروع مذكرة تفاهم مع كينيا في التقنية الحيوية",
+        "وافق مجلس الوزراء الإيراني على مشروع مذكرة تفاهم للتعاون في التقنية الحيوية مع كينيا. "
+        "وبموجب القرار خُوّل وزير الصحة التوقيع على المذكرة مع الجانب الكيني.",
+        "intent",
+    ),
     (
         "ar-li-contracts-the-article-joint-committee-abroad",
         "انعقاد الدورة الثانية للجنة المشتركة بين إيران وأوغندا في كمبالا",

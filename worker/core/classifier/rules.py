@@ -27,6 +27,8 @@ _DATED = re.compile(
     r"(?:\b(?:in|en|since|depuis)|(?<!\w)(?:في|فی|در|منذ|عام|سنه|سال|в))\s+(?:\w+\s+){0,2}?"
     r"(?:1[34]\d\d|19\d\d|20\d\d)(?![\d–-])"
 )
+# after a city that opens a sentence: an optional agency in brackets, then a dash
+_DATELINE = re.compile(r"\s*(?:\([^()\n]{1,30}\)\s*)?[–—-]\s")
 DEFAULT_SECTOR = "research_education"
 EVENT_PRIORITY = ("agreement", "joint_body", "visit", "meeting", "event", "intent")
 COOP_CATEGORIES = frozenset({"coop", "joint", "agreement_noun", "joint_body"})
@@ -156,6 +158,13 @@ def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
     return doc.joined[word_start : hit.start] in ("ب", "وب", "في")
 
 
+def _dateline(doc: ScannedDoc, hit: Hit) -> bool:
+    """The city that opens a dispatch ('BAKU –', 'طهران – إرنا –') says where it was filed:
+    not a party, and not a host either."""
+    opens = hit.start - doc.sentences[hit.sentence].norm_start <= 1
+    return opens and _DATELINE.match(doc.joined, hit.end) is not None
+
+
 def _apposition(joined: str, city_end: int, start: int) -> bool:
     """A country right after a venue city ('in Barcelona, Spain', 'در بارسلون اسپانیا',
     'à Kazan (Russie)') names where the city is: it is a venue too."""
@@ -223,12 +232,14 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
         if entry.kind == ORG:
             facts.orgs.add(entry.value)
         elif entry.kind == COUNTRY:
+            dateline = entry.category == CITY and _dateline(doc, hit)
             venue = entry.category in (CITY, "name") and (
                 _is_venue(lex, doc, hit) or _apposition(doc.joined, venue_city_end, hit.start)
             )
             if venue and entry.category == CITY:
                 facts.venue_cities.add(entry.value)
                 venue_city_end = hit.end
+            venue = venue or dateline
             for code in entry.value.split("+"):
                 facts.countries[code] += 1
                 mentions.append(Mention(code, hit.sentence, entry.category, venue))

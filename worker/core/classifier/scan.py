@@ -446,6 +446,25 @@ def _accept(
             _record(terms, entry, start)
 
 
+def _mask_orgs(joined: str, hits: list[Hit]) -> str:
+    """Blank the names of multilateral bodies before cues and sectors are looked up: the
+    'Cooperation' of the Economic Cooperation Organization or the 'للاتصالات' of the ITU is
+    part of a name, not a cooperation act or a sector. Same length, so offsets stay."""
+    spans = [(h.start, h.end) for h in hits if h.entry.kind == ORG]
+    if not spans:
+        return joined
+    parts: list[str] = []
+    last = 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        parts.append(joined[last:start])
+        parts.append(" " * (end - start))
+        last = end
+    parts.append(joined[last:])
+    return "".join(parts)
+
+
 def scan(lex: Lexicon, title: str, text: str) -> ScannedDoc:
     """Find countries first; cues and sector terms only when two or more countries appear
     (an item naming fewer countries cannot report cooperation between countries)."""
@@ -459,7 +478,7 @@ def scan(lex: Lexicon, title: str, text: str) -> ScannedDoc:
     codes = {code for h in hits if h.entry.kind == COUNTRY for code in h.entry.value.split("+")}
     if len(codes) >= MIN_COUNTRIES:
         terms = [SentenceTerms({}, set(), set(), set(), {}) for _ in sentences]
-        _match(lex, lex.terms, joined, starts, sentences, norms, terms, hits)
+        _match(lex, lex.terms, _mask_orgs(joined, hits), starts, sentences, norms, terms, hits)
     truncated = len(text) > MAX_TEXT_CHARS or len(title) > MAX_TITLE_CHARS
     return ScannedDoc(sentences, hits, terms, joined, truncated, len(codes) >= MIN_COUNTRIES)
 
