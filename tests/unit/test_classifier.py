@@ -444,7 +444,8 @@ def test_language_guess(title: str, text: str, lang: str) -> None:
         ("الجمهورية الإسلامية", "IR"),
         ("روس‌کاسموس", "RU"),
         ("Huawei", "CN"),
-        ("وفد يزور مصر", "EG"),  # once hidden by the stop phrase 'مصرّ' (shadda stripped)
+        ("وفد يزور مصر", "EG"),
+        ("سفر به کابل", "AF"),  # once hidden by the stop phrase 'مصرّ' (shadda stripped)
     ],
 )
 def test_country_forms(form: str, code: str) -> None:
@@ -466,6 +467,8 @@ def test_country_forms(form: str, code: str) -> None:
         "china plates",
         "Indian Ocean",
         "آذربایجان شرقی",
+        "۳ هزار کیلومتر کابل فیبر نوری",  # cable, not Kabul
+        "كابل بحري",
     ],
 )
 def test_false_friends_are_not_countries(text: str) -> None:
