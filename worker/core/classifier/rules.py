@@ -421,6 +421,12 @@ def _kicker(title: SentenceFacts) -> bool:
     return _KICKER_SEPARATOR.search(title.text, start, start + KICKER_SPAN) is not None
 
 
+def _expo_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
+    """An exhibition or forum in a sentence naming two partners ('Dakar hosts an exhibition of
+    Iranian technology'): a joint event aimed at the host's market."""
+    return "event" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
+
+
 def _offer_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
     """An invitation, offer or proposal in a sentence naming two partner countries."""
     return "intent" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
@@ -440,6 +446,8 @@ def _score(
     parts["coop"] = 1.5 if any(s.has(*COOP_CATEGORIES) for s in relevant) else 0.0
     if not parts["coop"] and any(_offer_between(s, partners) for s in relevant):
         parts["coop"] = OFFER_CREDIT  # an offer made to the partner is cooperation proposed
+    if not parts["coop"] and event == "event" and any(_expo_between(s, partners) for s in relevant):
+        parts["coop"] = OFFER_CREDIT  # one partner's technology shown in the other's country
     parts["act"] = 1.0 if event in EVENT_PRIORITY[:4] else (0.5 if event else 0.0)
     generic_tech = any(s.has("tech") for s in relevant)
     strong_sector = any(s.sectors_strong for s in relevant)
