@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from worker.core.classifier import CLASSIFIER_VERSION, classify
-from worker.core.classifier.lexicon import expand_inner
+from worker.core.classifier.lexicon import expand_inner, get_lexicon
 from worker.core.classifier.scan import _SENTENCE_END, split_sentences
+from worker.core.classifier.scan import scan as scan_doc
 from worker.core.evaluation import evaluate
 
 DEV_SET = Path(__file__).parents[2].parent / "shared/eval/dev.jsonl"
@@ -541,6 +542,34 @@ def test_sentence_end_pattern_is_the_plain_alternation() -> None:
 # multi-word cues. Each item is cooperation; only the event type is checked here.
 EVENT_SCOPING = [
     (
+        "ar-nothing-signed-during-the-visit",
+        "وزير الاتصالات الكيني في طهران لبحث التعاون في الألياف الضوئية",
+        "وصل وزير الاتصالات الكيني إلى طهران اليوم والتقى نظيره الإيراني وبحثا التعاون في "
+        "الألياف الضوئية. ولم يعلن الجانبان عن توقيع أي وثيقة خلال الزيارة.",
+        "visit",
+    ),
+    (
+        "en-sidelines-in-a-third-country-is-a-meeting",
+        "Iran, Tajikistan ICT ministers meet on sidelines of conference in Doha",
+        "DOHA – Iran's ICT minister met his Tajik counterpart on the sidelines of a conference "
+        "in Doha and discussed transit cooperation in fibre optics.",
+        "meeting",
+    ),
+    (
+        "fa-earlier-meeting-is-background",
+        "تصویب یادداشت تفاهم همکاری در فناوری نانو با صربستان در هیئت وزیران",
+        "هیئت وزیران یادداشت تفاهم همکاری ایران و صربستان در فناوری نانو را تصویب کرد. گفتنی است "
+        "وزیر علوم سال گذشته در بلگراد با همتای صرب خود دیدار کرده بود.",
+        "intent",
+    ),
+    (
+        "fr-minister-delegates-the-signature-is-intent",
+        "Le ministre iranien charge son adjoint de signer un mémorandum avec la Russie",
+        "Le ministre iranien des Communications a chargé son adjoint de signer à Moscou un "
+        "mémorandum de coopération sur les centres de données avec la partie russe.",
+        "intent",
+    ),
+    (
         "ar-cabinet-approves-draft-mou-is-intent",
         "الحكومة الإيرانية توافق على مشروع مذكرة تفاهم مع كينيا في التقنية الحيوية",
         "وافق مجلس الوزراء الإيراني على مشروع مذكرة تفاهم للتعاون في التقنية الحيوية مع كينيا. "
@@ -887,3 +916,10 @@ def test_expert_group_session_with_dateline_abbreviation() -> None:
     assert result.is_cooperation, result.details
     assert result.partners == ("IR", "RU")
     assert result.event_type == "joint_body"
+
+
+def test_in_word_match_does_not_hide_the_word_behind_it() -> None:
+    """'IT cooperation' found inside 'trans[it cooperation]' is rejected (it starts mid-word);
+    the 'cooperation' it covered must still count."""
+    doc = scan_doc(get_lexicon(), "Iran and Tajikistan discussed transit cooperation", "")
+    assert "coop" in doc.terms[0].cues

@@ -199,6 +199,9 @@ def _rescope_cues(doc: ScannedDoc) -> bool:
             continue
         if "author" in cues:
             author = True
+        if "earlier" in cues:
+            cues["background"] = 1
+            cues["dated"] = 1  # 'had met last year': an earlier meeting or trip, not this one
         if "press" in cues:
             _discount_press(cues)
         if "sign_past" in cues or "session" in cues or "visit" in cues:
@@ -335,7 +338,8 @@ def _hosted_by_partner(s: SentenceFacts, partners: frozenset[str]) -> bool:
     guests = {c for c in s.countries if c in partners} - hosts
     interaction = s.has(*INTERACTION_CUES)
     planned = s.has("future", "background") or _intent_before(s, "meeting", "session")
-    return bool(hosts and guests) and interaction and not s.has("ambassador") and not planned
+    elsewhere = s.has("ambassador", "sideline")  # a resident envoy; a summit's sidelines
+    return bool(hosts and guests) and interaction and not elsewhere and not planned
 
 
 def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
@@ -348,8 +352,8 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
     sign_first = s.later_clause("future", "sign_past", "agreement_noun") or (
         "concluded" in cues and s.later_clause("future", "concluded")
     )
-    if signed and sign_first and not background:
-        return "agreement"
+    if signed and sign_first and not background and "negation" not in cues:
+        return "agreement"  # unless 'no document was signed during the visit'
     if "joint_body" in cues and "session" in cues and not future and not background:
         return "joint_body"
     if "future_visit" in cues:
@@ -360,7 +364,9 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
         "milestone" not in cues and _hosted_by_partner(s, partners)
     ):
         return "visit"  # a launch or first production in a partner's city is no trip
-    if "meeting" in cues or ("visit_weak" in cues and "ambassador" in cues):
+    if ("meeting" in cues or ("visit_weak" in cues and "ambassador" in cues)) and (
+        "dated" not in cues
+    ):
         return "meeting" if not future else "intent"
     if "milestone" in cues or ("event" in cues and not background):
         # 'ready to launch', 'will open': the milestone or event is still to come

@@ -389,6 +389,8 @@ def _match(
     loose = table.loose
     size = len(joined)
     matches = table.automaton.find_matches_as_indexes(joined, overlapping=table.overlapping)
+    if not table.overlapping:
+        matches = _rescue_hidden(table, joined, matches)
     for pattern_id, start, end in matches:
         glued_before = start > 0 and joined[start - 1].isalpha()
         glued_after = end < size and joined[end].isalpha()
@@ -417,6 +419,27 @@ def _match(
         if fitting:
             own_terms = terms[si] if terms else None
             _accept(lex, fitting, joined, start, end, sentences[si], norms[si], own_terms, hits)
+
+
+def _rescue_hidden(
+    table: PatternTable, joined: str, matches: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """Leftmost-longest matching lets a match that starts inside a word hide a real word
+    behind it: 'IT cooperation' found in 'trans[it cooperation]' takes 'cooperation' with it.
+    Where such an in-word match is one that no entry accepts, the span behind its start is
+    searched again (rare: a few times per document), and those matches are added in order."""
+    closed = table.closed
+    out: list[tuple[int, int, int]] = []
+    for match in matches:
+        out.append(match)
+        pattern_id, start, end = match
+        if start == 0 or not joined[start - 1].isalpha() or not closed[pattern_id][0]:
+            continue
+        if end - start < 4:
+            continue  # too short to hide a word
+        inner = table.automaton.find_matches_as_indexes(joined[start + 1 : end])
+        out.extend((pid, start + 1 + s, start + 1 + e) for pid, s, e in inner)
+    return out
 
 
 def _accept(
