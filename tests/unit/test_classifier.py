@@ -240,7 +240,19 @@ SECTOR_EDGES = [
         "agreement",
     ),
 ]
-POSITIVES += KICKER_LOOKALIKES + SECTOR_EDGES
+BESIDE_A_BODY = [
+    Case(
+        "en-counterpart-named-beside-a-summit",
+        "Iranian, Kazakh ICT ministers meet on sidelines of SCO meeting in Astana",
+        "Iran's ICT minister met his Kazakh counterpart on the sidelines of the SCO digital "
+        "ministers' meeting in Astana and discussed cooperation on data centres.",
+        True,
+        ("IR", "KZ"),
+        ("data_centers",),
+        "meeting",
+    ),
+]
+POSITIVES += KICKER_LOOKALIKES + SECTOR_EDGES + BESIDE_A_BODY
 
 
 @pytest.mark.parametrize("case", SECTOR_EDGES, ids=lambda c: c.name)
@@ -370,6 +382,21 @@ NEGATIVES = [
         "ECO digital ministers meet in Baku",
         "BAKU – Ministers of the Economic Cooperation Organization member states met in Baku "
         "on regional broadband. Iran's deputy minister called for an ECO fibre corridor.",
+        False,
+    ),
+    Case(
+        "ar-body-meeting-in-the-egyptian-capital",
+        "إيران تشارك في اجتماع وزراء الاقتصاد الرقمي لمنظمة الدول الثماني النامية في القاهرة",
+        "شارك مساعد وزير الاتصالات الإيراني في اجتماع وزراء الاقتصاد الرقمي لمنظمة الدول الثماني "
+        "النامية الذي عقد في العاصمة المصرية القاهرة، ودعا الدول الأعضاء إلى التعاون في التجارة "
+        "الإلكترونية.",
+        False,
+    ),
+    Case(
+        "fr-upu-congress-in-dubai",
+        "La Poste iranienne au Congrès postal universel de Dubaï",
+        "Une délégation de la Poste iranienne participe au Congrès de l'Union postale universelle "
+        "à Dubaï et appelle les pays membres à coopérer dans le suivi des colis.",
         False,
     ),
     Case(

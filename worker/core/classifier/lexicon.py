@@ -115,6 +115,7 @@ class Lexicon:
     office_before: re.Pattern[str] | None = None
     office_after: re.Pattern[str] | None = None
     office_chain: re.Pattern[str] | None = None
+    capital_words: frozenset[str] = frozenset()  # 'العاصمة', 'capitale': a place follows
 
 
 def read_data(name: str) -> str:
@@ -231,7 +232,9 @@ def _add_curated(builder: _TableBuilder) -> None:
     for code, kind, affix, forms in rows:
         for form in forms:
             if kind == "org":
-                builder.add(form, LexEntry(ORG, ORG, form, case=_case_mode(form)))
+                # Arabic-script names take proclitics: 'لمنظمة التعاون الإسلامي'
+                prefix = PREFIX_OPTIONAL_ARTICLE if script_of(form) == "arabic" else PREFIX_WORD
+                builder.add(form, LexEntry(ORG, ORG, form, prefix, case=_case_mode(form)))
             elif kind == "stop":
                 builder.add(form, LexEntry(STOP, STOP, "", PREFIX_OPTIONAL_ARTICLE, SUFFIX_CUE))
             elif kind == PAIR:
@@ -264,7 +267,8 @@ def _marked_entry(
 
 VENUE = "venue"
 OFFICE = "office"
-_CONTEXT_ONLY = (VENUE, OFFICE)
+CAPITAL = "capital"
+_CONTEXT_ONLY = (VENUE, OFFICE, CAPITAL)
 
 
 def _context_words(category: str) -> list[str]:
@@ -427,6 +431,7 @@ def get_lexicon() -> Lexicon:
         office_before,
         office_after,
         office_chain,
+        frozenset(_context_words(CAPITAL)),
     )
 
 

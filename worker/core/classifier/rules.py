@@ -158,6 +158,13 @@ def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
     return doc.joined[word_start : hit.start] in ("ب", "وب", "في")
 
 
+def _after_capital_word(lex: Lexicon, joined: str, hit: Hit) -> bool:
+    word_start = hit.start
+    while word_start > 0 and joined[word_start - 1].isalpha():
+        word_start -= 1  # the article or clitics glued to the adjective
+    return _previous_word(joined, word_start) in lex.capital_words
+
+
 def _dateline(doc: ScannedDoc, hit: Hit) -> bool:
     """The city that opens a dispatch ('BAKU –', 'طهران – إرنا –') says where it was filed:
     not a party, and not a host either."""
@@ -239,6 +246,11 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
             venue = entry.category in (CITY, "name") and (
                 _is_venue(lex, doc, hit) or _apposition(doc.joined, venue_city_end, hit.start)
             )
+            # 'في العاصمة المصرية', 'dans la capitale égyptienne': the adjective names a place
+            capital = entry.category == ADJECTIVE and _after_capital_word(lex, doc.joined, hit)
+            if capital:
+                venue = True
+                venue_city_end = hit.end  # 'العاصمة المصرية القاهرة': the city that follows too
             if venue and entry.category == CITY:
                 facts.venue_cities.add(entry.value)
                 venue_city_end = hit.end
@@ -295,6 +307,17 @@ def select_partners(facts: Facts) -> tuple[str, ...]:
     threshold = max(PARTNER_MIN_SALIENCE, PARTNER_RELATIVE * top)
     chosen = [code for code, value in ranked if value >= threshold][:MAX_PARTNERS]
     return tuple(sorted(chosen))
+
+
+def _named_beside_a_body(facts: Facts, partners: tuple[str, ...]) -> tuple[str, ...]:
+    """When the title or lead is about a multilateral body (the D-8, the UPU congress, the
+    ECO), a country named only by a city or as a place is where the body meets, not a
+    counterpart (LABELS.md: a body with no named counterpart country is not enough).
+    Countries named by name or adjective stay partners."""
+    if not any(s.orgs for s in facts.sentences[:3]):
+        return partners
+    named = {m.code for m in facts.mentions if m.category != CITY and not m.venue}
+    return tuple(code for code in partners if code in named)
 
 
 def _relevant(facts: Facts, partners: tuple[str, ...]) -> list[SentenceFacts]:
@@ -497,7 +520,7 @@ def decide(lex: Lexicon, doc: ScannedDoc) -> Decision:
     if not doc.terms_scanned:
         return _too_few_countries(doc)
     facts = collect_facts(lex, doc)
-    partners = select_partners(facts)
+    partners = _named_beside_a_body(facts, select_partners(facts))
     if len(partners) < 2:
         diagnostics: dict[str, object] = {
             "salience": {k: round(v, 2) for k, v in sorted(facts.salience.items())},
