@@ -252,7 +252,19 @@ BESIDE_A_BODY = [
         "meeting",
     ),
 ]
-POSITIVES += KICKER_LOOKALIKES + SECTOR_EDGES + BESIDE_A_BODY
+IMPLICIT_HOME = [
+    Case(
+        "fa-persian-press-leaves-iran-unnamed",
+        "سفر وزیر ارتباطات به پکن",
+        "وزیر ارتباطات و فناوری اطلاعات برای امضای تفاهم‌نامه همکاری در حوزه هوش مصنوعی به پکن "
+        "سفر کرد و با همتای چینی خود دیدار کرد.",
+        True,
+        ("CN", "IR"),
+        ("ai",),
+        "visit",
+    ),
+]
+POSITIVES += KICKER_LOOKALIKES + SECTOR_EDGES + BESIDE_A_BODY + IMPLICIT_HOME
 
 
 @pytest.mark.parametrize("case", SECTOR_EDGES, ids=lambda c: c.name)
@@ -397,6 +409,13 @@ NEGATIVES = [
         "La Poste iranienne au Congrès postal universel de Dubaï",
         "Une délégation de la Poste iranienne participe au Congrès de l'Union postale universelle "
         "à Dubaï et appelle les pays membres à coopérer dans le suivi des colis.",
+        False,
+    ),
+    Case(
+        "fa-one-foreign-country-alone-is-no-cooperation",
+        "روسیه ماهواره جدید مخابراتی پرتاب کرد",
+        "روسیه روز گذشته یک ماهواره مخابراتی جدید را از پایگاه بایکونور به فضا پرتاب کرد و "
+        "همکاری‌های فضایی خود را گسترش می‌دهد.",
         False,
     ),
     Case(

@@ -40,8 +40,9 @@ def classify(title: str, text: str, lang: str | None = None) -> ClassifierResult
     text = text if isinstance(text, str) else ""
     lexicon = get_lexicon()
     guess = detect_language(title, text, lang, lexicon.langid)
-    doc = scan(lexicon, title, text)
-    decision = decide(lexicon, doc)
+    home = lexicon.langid.get("implicit_party", {}).get(guess.lang)
+    doc = scan(lexicon, title, text, home)
+    decision = decide(lexicon, doc, home)
     details: dict[str, object] = dict(decision.diagnostics)
     details["lang_scores"] = guess.scores
     if doc.truncated:

@@ -503,6 +503,10 @@ def _score(
     return sum(parts.values()) - 4.0, parts
 
 
+def _office_named(lex: Lexicon, doc: ScannedDoc) -> bool:
+    return lex.office_before is not None and lex.office_before.search(doc.joined) is not None
+
+
 def _too_few_countries(doc: ScannedDoc) -> Decision:
     counts: dict[str, int] = defaultdict(int)
     for hit in doc.hits:
@@ -516,10 +520,18 @@ def _too_few_countries(doc: ScannedDoc) -> Decision:
     return Decision(False, 0.01, (), (), None, (), diagnostics)
 
 
-def decide(lex: Lexicon, doc: ScannedDoc) -> Decision:
+def decide(lex: Lexicon, doc: ScannedDoc, home: str | None = None) -> Decision:
+    """`home`: the country a language's press leaves unnamed (Persian news: 'the minister of
+    communications travelled to Beijing' means Iran's). It joins the candidates at the
+    partner threshold when the text names exactly one other country and not it, and names
+    a minister or ministry (the unnamed country's official: not a story about the other
+    country alone)."""
     if not doc.terms_scanned:
         return _too_few_countries(doc)
     facts = collect_facts(lex, doc)
+    if home and home not in facts.salience and len(facts.salience) == 1 and _office_named(lex, doc):
+        top = max(facts.salience.values())
+        facts.salience[home] = max(PARTNER_MIN_SALIENCE, PARTNER_RELATIVE * top)
     partners = _named_beside_a_body(facts, select_partners(facts))
     if len(partners) < 2:
         diagnostics: dict[str, object] = {

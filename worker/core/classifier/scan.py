@@ -488,9 +488,10 @@ def _mask_orgs(joined: str, hits: list[Hit]) -> str:
     return "".join(parts)
 
 
-def scan(lex: Lexicon, title: str, text: str) -> ScannedDoc:
+def scan(lex: Lexicon, title: str, text: str, home: str | None = None) -> ScannedDoc:
     """Find countries first; cues and sector terms only when two or more countries appear
-    (an item naming fewer countries cannot report cooperation between countries)."""
+    (an item naming fewer countries cannot report cooperation between countries), counting
+    `home`, the country a language's press leaves unnamed, when it is not named itself."""
     sentences, norms = _sentences(title, text)
     joined = "\n".join(norms)
     starts = [s.norm_start for s in sentences]
@@ -499,6 +500,8 @@ def scan(lex: Lexicon, title: str, text: str) -> ScannedDoc:
     _match(lex, lex.entities, joined, starts, sentences, norms, terms, hits)
     hits = _keep_longest_entities(hits)
     codes = {code for h in hits if h.entry.kind == COUNTRY for code in h.entry.value.split("+")}
+    if home and codes:
+        codes.add(home)
     if len(codes) >= MIN_COUNTRIES:
         terms = [SentenceTerms({}, set(), set(), set(), {}) for _ in sentences]
         _match(lex, lex.terms, _mask_orgs(joined, hits), starts, sentences, norms, terms, hits)
