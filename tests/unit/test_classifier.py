@@ -588,6 +588,27 @@ def test_sentence_end_pattern_is_the_plain_alternation() -> None:
 # multi-word cues. Each item is cooperation; only the event type is checked here.
 EVENT_SCOPING = [
     (
+        "fa-ministry-is-not-arabic-and-she-visited",
+        "نشست مجازی ایران و ونزوئلا درباره هوش مصنوعی",
+        "نشست برخط نمایندگان معاونت علمی ایران با مسئولان وزارت علم و فناوری ونزوئلا درباره "
+        "همکاری در هوش مصنوعی برگزار شد.",
+        "meeting",
+    ),
+    (
+        "en-online-session-in-a-partner-city-is-a-meeting",
+        "Iran, Nicaragua officials hold video conference on e-government",
+        "Officials of Iran's ICT ministry in Tehran held a video conference with Nicaraguan "
+        "officials in Managua on cooperation in e-government services.",
+        "meeting",
+    ),
+    (
+        "zh-proposal-to-convene-a-joint-committee-is-no-session",
+        "科技部副部长会见伊朗驻华大使",
+        "科技部副部长在北京会见伊朗驻华大使，双方就深化中伊人工智能合作交换意见。"
+        "大使建议适时召开两国科技合作联委会会议。",
+        "meeting",
+    ),
+    (
         "ar-nothing-signed-during-the-visit",
         "وزير الاتصالات الكيني في طهران لبحث التعاون في الألياف الضوئية",
         "وصل وزير الاتصالات الكيني إلى طهران اليوم والتقى نظيره الإيراني وبحثا التعاون في "

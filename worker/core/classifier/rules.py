@@ -377,7 +377,8 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
     )
     if signed and sign_first and not background and "negation" not in cues:
         return "agreement"  # unless 'no document was signed during the visit'
-    if "joint_body" in cues and "session" in cues and not future and not background:
+    session = "joint_body" in cues and "session" in cues and not future and not background
+    if session and not _intent_before(s, "joint_body", "session"):  # not 'proposed to convene'
         return "joint_body"
     if "future_visit" in cues:
         return "intent"
@@ -386,7 +387,9 @@ def _sentence_event(s: SentenceFacts, partners: frozenset[str]) -> str | None:
     if ("visit" in cues and "dated" not in cues) or (
         "milestone" not in cues and _hosted_by_partner(s, partners)
     ):
-        return "visit"  # a launch or first production in a partner's city is no trip
+        # a launch or first production in a partner's city is no trip; a video session is
+        # a meeting wherever its sides sit (LABELS.md)
+        return "meeting" if "online" in cues else "visit"
     if ("meeting" in cues or ("visit_weak" in cues and "ambassador" in cues)) and (
         "dated" not in cues
     ):
