@@ -999,3 +999,19 @@ def test_in_word_match_does_not_hide_the_word_behind_it() -> None:
     the 'cooperation' it covered must still count."""
     doc = scan_doc(get_lexicon(), "Iran and Tajikistan discussed transit cooperation", "")
     assert "coop" in doc.terms[0].cues
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("L'Iran et la Chine: ce projet et ces accords", "future"),  # Bosnian 'će' folds to 'ce'
+        ("L'Iran et la Chine met en place un comité", "meeting"),  # English 'met'
+        ("وزارت علوم ایران و چین", "visit"),  # Arabic و+زارت, 'and she visited'
+        ("برای توسعه روابط ایران و چین", "kicker"),  # Arabic ب+رأي, 'opinion'
+        ("تدريس الرياضيات في إيران والصين", "neg_offtopic"),  # mathematics, not sport
+    ],
+)
+def test_a_word_of_one_language_is_not_a_cue_of_another(text: str, category: str) -> None:
+    doc = scan_doc(get_lexicon(), text, "")
+    assert doc.terms_scanned
+    assert category not in doc.terms[0].cues, doc.terms[0].cues
