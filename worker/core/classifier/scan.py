@@ -106,6 +106,7 @@ _CHAIN_TAILS = (
 )
 CHAIN_WINDOW = 70
 MIN_COUNTRIES = 2
+RESCUE_MIN_CHARS = 4  # a rejected in-word match shorter than this hides no whole word
 _ENTITY_KINDS = (COUNTRY, ORG, STOP)
 _WORD_TAIL = re.compile(r"[^\W\d_]*")
 _MAX_PREFIX = 5
@@ -370,7 +371,7 @@ def _record(terms: SentenceTerms, entry: LexEntry, start: int) -> None:
         terms.sectors_weak.add(entry.value)
 
 
-def _match(
+def _match(  # noqa: PLR0912 (one hot loop: the checks stay inline on purpose)
     lex: Lexicon,
     table: PatternTable,
     joined: str,
@@ -389,14 +390,20 @@ def _match(
     loose = table.loose
     size = len(joined)
     matches = table.automaton.find_matches_as_indexes(joined, overlapping=table.overlapping)
-    if not table.overlapping:
-        matches = _rescue_hidden(table, joined, matches)
-    for pattern_id, start, end in matches:
+    rescue = not table.overlapping
+    for pattern_id, start, end in matches:  # `matches` may grow while we walk it (rescue)
         glued_before = start > 0 and joined[start - 1].isalpha()
         glued_after = end < size and joined[end].isalpha()
         if glued_before or glued_after:
             closed_before, closed_after = closed[pattern_id]
-            if (glued_before and closed_before) or (glued_after and closed_after):
+            if glued_before and closed_before:
+                if rescue and end - start >= RESCUE_MIN_CHARS:
+                    # leftmost-longest matching let this in-word match ('IT cooperation' in
+                    # 'trans[it cooperation]') hide the words behind its start: search again
+                    inner = table.automaton.find_matches_as_indexes(joined[start + 1 : end])
+                    matches.extend((p, start + 1 + a, start + 1 + b) for p, a, b in inner)
+                continue
+            if glued_after and closed_after:
                 continue  # in-word match ('us' in 'focus') that no entry of it accepts
         si = bisect_right(starts, start) - 1
         keys = presence[pattern_id]
@@ -419,27 +426,6 @@ def _match(
         if fitting:
             own_terms = terms[si] if terms else None
             _accept(lex, fitting, joined, start, end, sentences[si], norms[si], own_terms, hits)
-
-
-def _rescue_hidden(
-    table: PatternTable, joined: str, matches: list[tuple[int, int, int]]
-) -> list[tuple[int, int, int]]:
-    """Leftmost-longest matching lets a match that starts inside a word hide a real word
-    behind it: 'IT cooperation' found in 'trans[it cooperation]' takes 'cooperation' with it.
-    Where such an in-word match is one that no entry accepts, the span behind its start is
-    searched again (rare: a few times per document), and those matches are added in order."""
-    closed = table.closed
-    out: list[tuple[int, int, int]] = []
-    for match in matches:
-        out.append(match)
-        pattern_id, start, end = match
-        if start == 0 or not joined[start - 1].isalpha() or not closed[pattern_id][0]:
-            continue
-        if end - start < 4:
-            continue  # too short to hide a word
-        inner = table.automaton.find_matches_as_indexes(joined[start + 1 : end])
-        out.extend((pid, start + 1 + s, start + 1 + e) for pid, s, e in inner)
-    return out
 
 
 def _accept(
