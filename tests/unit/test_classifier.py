@@ -219,6 +219,16 @@ KICKER_LOOKALIKES = [
 ]
 SECTOR_EDGES = [
     Case(
+        "en-metro-trains-are-not-training",
+        "Chinese-made metro trains delivered to Tehran",
+        "China delivered 70 metro trains to Tehran under an Iran-China cooperation contract; "
+        "the train cars feature automatic train operation.",
+        True,
+        ("CN", "IR"),
+        ("transport",),
+        "event",
+    ),
+    Case(
         "fa-online-shopping-is-e-commerce-not-telecom",
         "همکاری پست ایران و ارمنستان در مرسولات تجارت الکترونیک",
         "مدیرعامل شرکت ملی پست ایران با همتای ارمنی خود دیدار کرد و دو طرف درباره افزایش "
@@ -273,7 +283,31 @@ IMPLICIT_HOME = [
         "visit",
     ),
 ]
-POSITIVES += KICKER_LOOKALIKES + SECTOR_EDGES + BESIDE_A_BODY + IMPLICIT_HOME
+INSTITUTIONS_AND_SUBJECTS = [
+    Case(
+        "ar-university-names-its-country",
+        "جامعة أمير كبير وجامعة باومان توقعان اتفاقية لإنشاء مختبر مشترك للذكاء الاصطناعي",
+        "وقعت جامعة أمير كبير في طهران وجامعة باومان في موسكو اتفاقية لإنشاء مختبر مشترك "
+        "للذكاء الاصطناعي.",
+        True,
+        ("IR", "RU"),
+        ("ai", "research_education"),
+        "agreement",
+    ),
+    Case(
+        "en-countering-attacks-is-the-cooperation",
+        "Iran, Russia sign cybersecurity MoU",
+        "Iran and Russia signed a memorandum to counter cyber attacks on critical "
+        "infrastructure; a joint working group will exchange data on threats and attacks.",
+        True,
+        ("IR", "RU"),
+        ("cybersecurity",),
+        "agreement",
+    ),
+]
+POSITIVES += (
+    KICKER_LOOKALIKES + SECTOR_EDGES + BESIDE_A_BODY + IMPLICIT_HOME + INSTITUTIONS_AND_SUBJECTS
+)
 
 
 @pytest.mark.parametrize("case", SECTOR_EDGES, ids=lambda c: c.name)
@@ -425,6 +459,13 @@ NEGATIVES = [
         "روسیه ماهواره جدید مخابراتی پرتاب کرد",
         "روسیه روز گذشته یک ماهواره مخابراتی جدید را از پایگاه بایکونور به فضا پرتاب کرد و "
         "همکاری‌های فضایی خود را گسترش می‌دهد.",
+        False,
+    ),
+    Case(
+        "fr-ai-for-good-summit-in-geneva",
+        "Genève : l'Iran appelle à une gouvernance équitable de l'IA au sommet « AI for Good »",
+        "Le vice-ministre iranien a appelé au sommet AI for Good à Genève à une coopération "
+        "internationale équitable en intelligence artificielle.",
         False,
     ),
     Case(

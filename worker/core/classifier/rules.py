@@ -459,6 +459,14 @@ def _expo_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
     return "event" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
 
 
+def _countering(s: SentenceFacts, cyber_story: bool) -> bool:
+    """'a joint working group to counter cyber threats': attacks and threats are the subject
+    of a cooperation here, not a conflict story (also in any cooperation sentence of an item
+    whose title is about cybersecurity)."""
+    countering = "counter" in s.cues or "cybersecurity" in s.sectors_strong or cyber_story
+    return countering and s.has("coop", "joint", "agreement_noun", "joint_body")
+
+
 def _offer_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
     """An invitation, offer or proposal in a sentence naming two partner countries."""
     return "intent" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
@@ -487,7 +495,8 @@ def _score(
         parts["tech"] = 1.5
     else:
         parts["tech"] = 0.5 if sectors or generic_tech else -2.0
-    conflict = sum(s.cues.get("neg_conflict", 0) for s in lead)
+    cyber_story = "cybersecurity" in title.sectors_strong
+    conflict = sum(s.cues.get("neg_conflict", 0) for s in lead if not _countering(s, cyber_story))
     offtopic = sum(s.cues.get("neg_offtopic", 0) for s in relevant)
     tech_terms = sum(len(s.sectors_strong) + s.cues.get("tech", 0) for s in relevant)
     conflict_story = title.has("neg_conflict") or conflict >= 2
