@@ -469,6 +469,13 @@ NEGATIVES = [
         False,
     ),
     Case(
+        "en-grain-by-rail-is-trade",
+        "Kazakh wheat exports to Iran via rail rise sharply",
+        "Exports of Kazakh wheat to Iran via the railway reached 1.2 million tonnes; the two "
+        "countries are working to increase the capacity of the grain terminal.",
+        False,
+    ),
+    Case(
         "tr-military",
         "Türkiye ve Irak askeri tatbikat düzenledi",
         "Türk ve Irak askeri birlikleri terörle mücadele amacıyla ortak tatbikat yaptı.",
