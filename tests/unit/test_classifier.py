@@ -219,6 +219,26 @@ KICKER_LOOKALIKES = [
 ]
 SECTOR_EDGES = [
     Case(
+        "fa-vice-presidency-name-is-no-innovation",
+        "دیدار معاون علمی رئیس‌جمهور با سفیر کوبا؛ تأکید بر همکاری در زیست‌فناوری",
+        "رئیس معاونت علمی، فناوری و اقتصاد دانش‌بنیان ریاست جمهوری با سفیر کوبا در تهران دیدار "
+        "کرد و دو طرف بر همکاری ایران و کوبا در زیست‌فناوری و تولید واکسن تأکید کردند.",
+        True,
+        ("CU", "IR"),
+        ("health_biotech",),
+        "meeting",
+    ),
+    Case(
+        "fr-company-name-is-no-sector",
+        "Algérie Télécom et Huawei signent une convention sur un centre de données",
+        "Algérie Télécom et le chinois Huawei ont signé à Alger une convention pour la "
+        "construction d'un centre de données national.",
+        True,
+        ("CN", "DZ"),
+        ("data_centers",),
+        "agreement",
+    ),
+    Case(
         "en-metro-trains-are-not-training",
         "Chinese-made metro trains delivered to Tehran",
         "China delivered 70 metro trains to Tehran under an Iran-China cooperation contract; "

@@ -17,6 +17,7 @@ from worker.core.classifier.lexicon import (
     CASE_ANY,
     CASE_CAPITAL,
     CASE_UPPER,
+    COMPANY,
     COUNTRY,
     CUE,
     ORG,
@@ -107,6 +108,7 @@ _CHAIN_TAILS = (
 CHAIN_WINDOW = 70
 MIN_COUNTRIES = 2
 RESCUE_MIN_CHARS = 4  # a rejected in-word match shorter than this hides no whole word
+MASK_MIN_CHARS = 8  # short company names ('ZTE', 'Huawei') hold no sector word to hide
 _ENTITY_KINDS = (COUNTRY, ORG, STOP)
 _WORD_TAIL = re.compile(r"[^\W\d_]*")
 _MAX_PREFIX = 5
@@ -456,10 +458,15 @@ def _accept(
 
 
 def _mask_orgs(joined: str, hits: list[Hit]) -> str:
-    """Blank the names of multilateral bodies before cues and sectors are looked up: the
-    'Cooperation' of the Economic Cooperation Organization or the 'للاتصالات' of the ITU is
-    part of a name, not a cooperation act or a sector. Same length, so offsets stay."""
-    spans = [(h.start, h.end) for h in hits if h.entry.kind == ORG]
+    """Blank the names of multilateral bodies and institutions before cues and sectors are
+    looked up: the 'Cooperation' of the Economic Cooperation Organization, the 'للاتصالات' of
+    the ITU or the 'Télécom' of Algérie Télécom is part of a name, not a cooperation act or
+    a sector. Same length, so offsets stay."""
+    spans = [
+        (h.start, h.end)
+        for h in hits
+        if h.entry.kind == ORG or (h.entry.category == COMPANY and h.end - h.start > MASK_MIN_CHARS)
+    ]
     if not spans:
         return joined
     parts: list[str] = []
