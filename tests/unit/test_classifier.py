@@ -281,6 +281,27 @@ SECTOR_EDGES = [
 ]
 BESIDE_A_BODY = [
     Case(
+        "en-dateline-place-country-agency",
+        "Iranian, Russian officials discuss cyber security in Wuzhen",
+        "WUZHEN, China (Mehr) – Iran's deputy ICT minister met a Russian deputy minister of "
+        "digital development on the sidelines of a conference and discussed cooperation in "
+        "cyber security.",
+        True,
+        ("IR", "RU"),
+        ("cybersecurity",),
+        "meeting",
+    ),
+    Case(
+        "ar-capital-adjective-then-city-is-the-venue",
+        "هاشمي يلتقي المسؤول الطاجيكي على هامش مؤتمر في الدوحة",
+        "التقى وزير الاتصالات الإيراني على هامش مؤتمر المندوبين المفوضين المنعقد في العاصمة "
+        "القطرية الدوحة، نظيره الطاجيكي وبحثا التعاون في الألياف الضوئية.",
+        True,
+        ("IR", "TJ"),
+        ("telecom",),
+        "meeting",
+    ),
+    Case(
         "en-counterpart-named-beside-a-summit",
         "Iranian, Kazakh ICT ministers meet on sidelines of SCO meeting in Astana",
         "Iran's ICT minister met his Kazakh counterpart on the sidelines of the SCO digital "

@@ -28,6 +28,7 @@ _DATED = re.compile(
     r"(?:1[34]\d\d|19\d\d|20\d\d)(?![\d–-])"
 )
 # after a city that opens a sentence: an optional agency in brackets, then a dash
+_DATELINE_PLACE = re.compile(r"\s*\w[\w-]{1,24},\s*")  # 'wuzhen, ' before 'china (mehr) –'
 _DATELINE = re.compile(r"\s*(?:\([^()\n]{1,30}\)\s*)?[–—-]\s")
 DEFAULT_SECTOR = "research_education"
 EVENT_PRIORITY = ("agreement", "joint_body", "visit", "meeting", "event", "intent")
@@ -166,18 +167,23 @@ def _after_capital_word(lex: Lexicon, joined: str, hit: Hit) -> bool:
 
 
 def _dateline(doc: ScannedDoc, hit: Hit) -> bool:
-    """The city that opens a dispatch ('BAKU –', 'طهران – إرنا –') says where it was filed:
-    not a party, and not a host either."""
-    opens = hit.start - doc.sentences[hit.sentence].norm_start <= 1
+    """The place that opens a dispatch ('BAKU –', 'طهران – إرنا –', 'WUZHEN, China (Mehr) –')
+    says where it was filed: not a party, and not a host either."""
+    if hit.sentence == 0:
+        return False  # a title 'Iran – Russia: ...' pairs the parties, it has no dateline
+    lead = doc.joined[doc.sentences[hit.sentence].norm_start : hit.start]
+    opens = len(lead) <= 1 or _DATELINE_PLACE.fullmatch(lead) is not None
     return opens and _DATELINE.match(doc.joined, hit.end) is not None
 
 
 def _apposition(joined: str, city_end: int, start: int) -> bool:
     """A country right after a venue city ('in Barcelona, Spain', 'در بارسلون اسپانیا',
     'à Kazan (Russie)') names where the city is: it is a venue too."""
-    if city_end < 0 or start < city_end or start - city_end > 3:
+    if city_end < 0 or start < city_end:
         return False
-    return joined[city_end:start].strip(" ,،(") == ""
+    while city_end < start and joined[city_end].isalpha():
+        city_end += 1  # the rest of the word: a suffix after the matched form ('القطريه')
+    return start - city_end <= 3 and joined[city_end:start].strip(" ,،(") == ""
 
 
 def _discount_press(cues: dict[str, int]) -> None:
@@ -242,7 +248,7 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
         if entry.kind == ORG:
             facts.orgs.add(entry.value)
         elif entry.kind == COUNTRY:
-            dateline = entry.category == CITY and _dateline(doc, hit)
+            dateline = entry.category in (CITY, "name") and _dateline(doc, hit)
             venue = entry.category in (CITY, "name") and (
                 _is_venue(lex, doc, hit) or _apposition(doc.joined, venue_city_end, hit.start)
             )
