@@ -686,6 +686,20 @@ def test_sentence_end_pattern_is_the_plain_alternation() -> None:
 # multi-word cues. Each item is cooperation; only the event type is checked here.
 EVENT_SCOPING = [
     (
+        "fa-interview-readiness-is-intent",
+        "رئیس سازمان فضایی: آماده همکاری با برزیل در ساخت ماهواره هستیم",
+        "رئیس سازمان فضایی ایران در گفت‌وگو با ایرنا اعلام کرد که ایران آمادگی دارد در ساخت "
+        "ماهواره‌های کوچک با برزیل همکاری کند. پایگاه پرتاب آلکانترا در برزیل مزیت مهمی دارد.",
+        "intent",
+    ),
+    (
+        "fr-cooperation-documents-signed-during-a-trip",
+        "L'Iran et la Chine signent quatre documents de coopération à Pékin",
+        "Le vice-président iranien pour la science a signé jeudi à Pékin quatre documents de "
+        "coopération en intelligence artificielle avec la partie chinoise, lors de sa visite.",
+        "agreement",
+    ),
+    (
         "fa-ministry-is-not-arabic-and-she-visited",
         "نشست مجازی ایران و ونزوئلا درباره هوش مصنوعی",
         "نشست برخط نمایندگان معاونت علمی ایران با مسئولان وزارت علم و فناوری ونزوئلا درباره "
