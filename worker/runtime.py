@@ -15,21 +15,23 @@ Problems = list[tuple[tuple[str | int, ...], str]]
 
 
 def check_targets(config: LoadedConfig) -> Problems:
-    """Every notification URL must be one Apprise can use; refuse it at load time."""
-    problems: Problems = []
-    for name, url in config.model.targets.items():
-        if error := validate_target(url):
-            problems.append((("targets", name), error))
+    """Every notification URL must be one Apprise can use; refuse it at load time. Named
+    targets are checked once, where they are defined; inline URLs where they are used."""
+    named = set(config.model.targets.values())
+    places: list[tuple[tuple[str | int, ...], str]] = [
+        (("targets", name), url) for name, url in config.model.targets.items()
+    ]
     for i, w in enumerate(config.watchlists):
-        for j, url in enumerate(config.targets_of(w)):
-            if url in config.model.targets.values():
-                continue
-            if error := validate_target(url):
-                problems.append((("watchlists", i, "notify", j), error))
+        places += [(("watchlists", i, "notify", j), u) for j, u in enumerate(config.targets_of(w))]
     if config.model.feed_health is not None:
-        for j, url in enumerate(config.targets_of(config.model.feed_health)):
-            if url not in config.model.targets.values() and (error := validate_target(url)):
-                problems.append((("feed_health", "notify", j), error))
+        urls = config.targets_of(config.model.feed_health)
+        places += [(("feed_health", "notify", j), u) for j, u in enumerate(urls)]
+    problems: Problems = []
+    for where, url in places:
+        if where[0] != "targets" and url in named:
+            continue
+        if error := validate_target(url):
+            problems.append((where, error))
     return problems
 
 
