@@ -64,6 +64,12 @@ def test_the_example_file_is_valid() -> None:
         ("      languages:", "      langs:", "c.yaml:15: watchlists.0.match.langs"),
         ('[desk, "tgram', '[desk, "nosuchscheme://x", "tgram', "c.yaml:17: watchlists.0.notify.1"),
         ("mode: instant", "mode: {digest: daily, timezone: Mars/Base}", "watchlists.0.mode"),
+        ('desk: "json://hooks.example.org/cw"', 'desk: "nosuchscheme://x"', "targets.desk"),
+        (
+            "    mode: instant\n",
+            '    mode: instant\nfeed_health:\n  notify: [desk, "nosuchscheme://y"]\n',
+            "feed_health.notify.1",
+        ),
     ],
 )
 def test_errors_name_file_line_and_field(replace: str, by: str, expected: str) -> None:
