@@ -16,7 +16,7 @@ from kombu.entity import Exchange, Queue
 
 from worker.config import ConfigError
 from worker.runtime import read_config
-from worker.settings import Settings, load_settings
+from worker.settings import SOFT_LIMIT_MARGIN_SECONDS, Settings, load_settings
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> Celery:
         # The longest any task may run. Fetching is bounded by the HTTP deadlines (feeds are
         # fetched concurrently), delivery by the notifier timeout; this is the backstop.
         task_time_limit=settings.task_time_limit_seconds,
-        task_soft_time_limit=settings.task_time_limit_seconds - 5,
+        task_soft_time_limit=settings.task_time_limit_seconds - SOFT_LIMIT_MARGIN_SECONDS,
         # Recycle children now and then; bounds any slow leak in parsers or libraries.
         worker_max_tasks_per_child=1000,
         worker_hijack_root_logger=False,

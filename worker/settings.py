@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker import __version__
 
+SOFT_LIMIT_MARGIN_SECONDS = 5  # Celery soft time limit = hard limit - this (celery_app.py)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COOPWATCH_", extra="ignore")
@@ -79,6 +81,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "delivery_lease_seconds must be above delivery_timeout_seconds: a delivery "
                 "still waiting for its receiver would be claimed and sent a second time"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _fetch_deadline_inside_task_limit(self) -> Settings:
+        soft_limit = self.task_time_limit_seconds - SOFT_LIMIT_MARGIN_SECONDS
+        if self.fetch_timeout_seconds >= soft_limit:
+            raise ValueError(
+                f"fetch_timeout_seconds ({self.fetch_timeout_seconds:g}) must be below the "
+                f"task's soft time limit ({soft_limit} s = task_time_limit_seconds - "
+                f"{SOFT_LIMIT_MARGIN_SECONDS}): a slow feed would be killed with its task "
+                "instead of being recorded as a timeout"
             )
         return self
 

@@ -524,6 +524,7 @@ def test_two_beats_and_a_redelivered_task_poll_and_alert_once(
         broker,
         config,
         task_time_limit_seconds="10",
+        fetch_timeout_seconds="4",  # below the soft limit (5 s), as the settings demand
         claim_timeout_seconds="120",
         delivery_lease_seconds="120",
     )
