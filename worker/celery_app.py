@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,18 @@ def _reset_after_fork(**_: Any) -> None:
     from worker import tasks  # noqa: PLC0415  (tasks imports this module; the signal runs later)
 
     tasks.reset_runtime()
+
+
+@worker_init.connect
+def _freeze_startup_objects(**_: Any) -> None:
+    """Leave the objects made by the imports (about 120,000) out of every later garbage
+    collection. Sent in the main process before the pool children are forked; they inherit it.
+
+    Each full collection walked all of them: 0.6 s of the 10.5 s of CPU of a cold poll of 400
+    feeds in one process. Frozen, they are also no longer written by the collector, so the
+    children keep sharing those memory pages with the main process (the use the Python
+    documentation gives for `gc.freeze`). They live as long as the process anyway."""
+    gc.freeze()
 
 
 @worker_init.connect

@@ -61,6 +61,9 @@ class Runtime:
     notifier: Notifier
     clock: Callable[[], datetime] = utcnow
     rules: dict[str, CompiledRule] = field(default_factory=dict)
+    #: What this process has already written from its configuration (e.g. "feeds"): the
+    #: configuration is read once per process, so it is written once per process.
+    synced: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for w in self.config.watchlists:
@@ -105,10 +108,7 @@ def schedule_due_feeds(rt: Runtime, *, max_batches: int = 20) -> list[FeedBatch]
     now = rt.clock()
     lease = timedelta(seconds=rt.settings.claim_timeout_seconds)
     batches: list[FeedBatch] = []
-    with rt.sessions.begin() as session:
-        store.add_feeds(
-            session, [store.FeedSpec(f.url, f.name, f.language) for f in rt.config.feeds], now
-        )
+    sync_configured_feeds(rt, now)
     for _ in range(max_batches):
         with rt.sessions.begin() as session:
             token, ids = store.claim_due_feeds(
@@ -118,6 +118,22 @@ def schedule_due_feeds(rt: Runtime, *, max_batches: int = 20) -> list[FeedBatch]
             break
         batches.append(FeedBatch(token, ids))
     return batches
+
+
+def sync_configured_feeds(rt: Runtime, now: datetime) -> None:
+    """Add the configured feeds the database does not know yet, once per process.
+
+    The configuration cannot change under a running process (it is read at start), yet every
+    call used to look up every configured URL: a query over N URLs per beat tick, and per 20
+    batches claimed when more are due (growing as N² for a poll of N feeds). Feeds added by
+    the CLI or from OPML are rows already and need no sync.
+    """
+    if "feeds" in rt.synced:
+        return
+    specs = [store.FeedSpec(f.url, f.name, f.language) for f in rt.config.feeds]
+    with rt.sessions.begin() as session:
+        store.add_feeds(session, specs, now)
+    rt.synced.add("feeds")  # only once committed: a failed sync is tried again next tick
 
 
 # -- refresh ------------------------------------------------------------------------------
@@ -172,9 +188,14 @@ def _store_poll(
         )
     except FeedParseError as exc:
         return [], str(exc), _failure_values(rt, feed, exc.kind, str(exc), result)
-    suppress = feed.last_success_at is None and not rt.settings.alert_on_first_poll
+    first_poll = feed.last_success_at is None
     new_ids = store.insert_new_articles(
-        session, feed.id, parsed.entries, now, suppress_alerts=suppress
+        session,
+        feed.id,
+        parsed.entries,
+        now,
+        suppress_alerts=first_poll and not rt.settings.alert_on_first_poll,
+        may_have_articles=not first_poll,
     )
     return new_ids, None, _success_values(rt, feed, result, parsed=parsed)
 

@@ -24,6 +24,7 @@ from worker import store
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]
+CELERY = [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
 
 
 def seed(name: str) -> tuple[str, str]:
@@ -123,10 +124,22 @@ def services() -> Iterator[tuple[FeedSite, SmtpSink, WebhookSink]]:
         yield site, smtp, hook
 
 
+def coopwatch_env(pg_url: str, redis_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker or beat of these tests (config in `folder`)."""
+    return dict(
+        os.environ,
+        COOPWATCH_DATABASE_URL=pg_url,
+        COOPWATCH_BROKER_URL=redis_url,
+        COOPWATCH_CONFIG=str(folder / "coopwatch.yaml"),
+        COOPWATCH_ALLOW_PRIVATE_ADDRESSES="127.0.0.1",
+        **extra,
+    )
+
+
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as handle:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args],
+            [*CELERY, *args],
             env=env,
             cwd=ROOT,
             stdout=handle,
@@ -170,12 +183,10 @@ def test_worker_and_beat_on_redis_and_postgres_deliver_each_alert_once(
         ],
     }
     (tmp_path / "coopwatch.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
-    env = dict(
-        os.environ,
-        COOPWATCH_DATABASE_URL=pg_url,
-        COOPWATCH_BROKER_URL=redis_url,
-        COOPWATCH_CONFIG=str(tmp_path / "coopwatch.yaml"),
-        COOPWATCH_ALLOW_PRIVATE_ADDRESSES="127.0.0.1",
+    env = coopwatch_env(
+        pg_url,
+        redis_url,
+        tmp_path,
         COOPWATCH_ALERT_ON_FIRST_POLL="true",
         COOPWATCH_SCHEDULE_TICK_SECONDS="1",
         COOPWATCH_SWEEP_TICK_SECONDS="2",
@@ -220,3 +231,42 @@ def test_worker_and_beat_on_redis_and_postgres_deliver_each_alert_once(
     assert site.not_modified >= 3  # the repeated polls were conditional
     logs = (tmp_path / "worker.log").read_text("utf-8", "replace")
     assert "CANARY-pass" not in logs
+
+
+def test_one_doorbell_polls_more_feeds_than_one_schedule_task_claims(
+    tmp_path: Path, pg_url: str, redis_url: str, services: tuple[FeedSite, SmtpSink, WebhookSink]
+) -> None:
+    """21 feeds in batches of 1 are more than the 20 batches one schedule task claims: the task
+    rings again for the rest instead of leaving them to the next beat tick (no beat here)."""
+    site, _, _ = services
+    urls = []
+    for i in range(21):
+        site.put(f"/f{i}.xml", rss2([(f"g{i}", f"Weather {i}", "Rain in Tehran.")], "en"))
+        urls.append(site.url(f"/f{i}.xml"))
+    config = {"feeds": [{"url": u} for u in urls], "watchlists": []}
+    (tmp_path / "coopwatch.yaml").write_text(yaml.safe_dump(config), "utf-8")
+    env = coopwatch_env(pg_url, redis_url, tmp_path, COOPWATCH_FEED_BATCH_SIZE="1")
+    worker = start(["worker", "--concurrency=2", "--loglevel=INFO"], env, tmp_path / "worker.log")
+    engine = store.make_engine(pg_url)
+    sessions = store.make_sessions(engine)
+
+    def polled() -> int:
+        with sessions.begin() as s:
+            return (
+                s.scalar(select(func.count(Feed.id)).where(Feed.last_polled_at.is_not(None))) or 0
+            )
+
+    try:
+        subprocess.run(
+            [*CELERY, "call", "coopwatch.schedule_due_feeds"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        wait_for(lambda: polled() == 21, 90, "every feed polled after one doorbell")
+    finally:
+        stop(worker)
+        engine.dispose()
+    assert all(site.hits.get(f"/f{i}.xml") == 1 for i in range(21)), site.hits

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from models import Article, Classification, Delivery, DeliveryStatus, Feed, FeedStatus
 from tests.support.feed_server import FeedSite, rss
@@ -154,6 +155,32 @@ def test_poll_classify_match_deliver_and_never_twice(
     third = pipeline.run_cycle(rt)
     assert third.new_articles == 1
     assert paths(webhook) == ["/iran-china", "/iran-china", "/iran-russia"]
+
+
+def test_the_configured_feeds_are_written_once_per_process(
+    make: MakeRuntime,
+    site: FeedSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The configuration is read once per process; looking up every configured URL on every
+    tick cost a query over N URLs per tick."""
+    site.put("/news.xml", rss([WEATHER]))
+    rt, clock = make()
+    calls: list[int] = []
+    real = store.add_feeds
+
+    def counting(session: Session, specs: list[store.FeedSpec], now: datetime) -> list[int]:
+        calls.append(len(specs))
+        return real(session, specs, now)
+
+    monkeypatch.setattr(store, "add_feeds", counting)
+    assert pipeline.run_cycle(rt).feeds_polled == 1
+    clock.advance(hours=7)
+    assert pipeline.run_cycle(rt).feeds_polled == 1
+    assert calls == [1]
+    other, _ = make()  # a new process reads the configuration again and writes it again
+    pipeline.schedule_due_feeds(other)
+    assert calls == [1, 1]
 
 
 def test_the_backlog_of_a_new_feed_is_stored_without_alerts(

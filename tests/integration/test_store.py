@@ -75,6 +75,33 @@ def test_insert_new_articles_returns_only_what_it_inserted(sessions: sessionmake
     assert total == 3
 
 
+@pytest.mark.parametrize("may_have_articles", [True, False])
+def test_stored_entries_are_not_inserted_again_with_or_without_the_lookup(
+    sessions: sessionmaker[Session], may_have_articles: bool
+) -> None:
+    """The lookup of stored keys only saves work: without it the conflict still decides, and
+    keys longer than the column are looked up as they were stored (cut at 600 characters)."""
+    feed_id = add_feed(sessions)
+    long_key = "guid:" + "x" * 700
+    with sessions.begin() as s:
+        store.insert_new_articles(
+            s, feed_id, [entry("a"), entry(long_key)], NOW, suppress_alerts=False
+        )
+    with sessions.begin() as s:
+        again = store.insert_new_articles(
+            s,
+            feed_id,
+            [entry("a"), entry(long_key), entry("new")],
+            NOW,
+            suppress_alerts=False,
+            may_have_articles=may_have_articles,
+        )
+        keys = s.scalars(select(Article.entry_key).where(Article.id.in_(again))).all()
+        total = s.scalar(select(func.count(Article.id)))
+    assert keys == ["new"]
+    assert total == 3
+
+
 def test_concurrent_inserts_of_the_same_entries_create_each_article_once(
     sessions: sessionmaker[Session],
 ) -> None:
