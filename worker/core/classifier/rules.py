@@ -539,18 +539,17 @@ def _too_few_countries(doc: ScannedDoc) -> Decision:
 
 
 def decide(lex: Lexicon, doc: ScannedDoc, home: str | None = None) -> Decision:
-    """`home`: the country a language's press leaves unnamed (Persian news: 'the minister of
-    communications travelled to Beijing' means Iran's). It joins the candidates at the
-    partner threshold when the text names exactly one other country and not it, and names
-    a minister or ministry (the unnamed country's official: not a story about the other
-    country alone)."""
+    """`home`: the country a language's press leaves unnamed or names only in passing
+    (Persian news: 'the minister of communications travelled to Beijing' means Iran's). When
+    exactly one other country stands out as a partner and the text names a minister or
+    ministry (the home country's official: not a story about the other country alone), the
+    home country is the other party."""
     if not doc.terms_scanned:
         return _too_few_countries(doc)
     facts = collect_facts(lex, doc)
-    if home and home not in facts.salience and len(facts.salience) == 1 and _office_named(lex, doc):
-        top = max(facts.salience.values())
-        facts.salience[home] = max(PARTNER_MIN_SALIENCE, PARTNER_RELATIVE * top)
     partners = _named_beside_a_body(facts, select_partners(facts))
+    if home and len(partners) == 1 and home not in partners and _office_named(lex, doc):
+        partners = tuple(sorted((*partners, home)))
     if len(partners) < 2:
         diagnostics: dict[str, object] = {
             "salience": {k: round(v, 2) for k, v in sorted(facts.salience.items())},
