@@ -517,6 +517,20 @@ NEGATIVES = [
         False,
     ),
     Case(
+        "fr-joint-condemnation-is-no-cooperation",
+        "La France, l'Allemagne et le Royaume-Uni condamnent le lancement d'un satellite iranien",
+        "Dans une déclaration conjointe, la France, l'Allemagne et le Royaume-Uni condamnent le "
+        "lancement d'un satellite par l'Iran et appellent à une coopération avec l'AIEA.",
+        False,
+    ),
+    Case(
+        "fr-chambers-of-commerce-trade-protocol",
+        "Les chambres de commerce du Sénégal et de l'Iran signent un accord",
+        "Les chambres de commerce du Sénégal et de l'Iran ont signé un protocole pour développer "
+        "les échanges commerciaux, notamment d'arachide et de produits agricoles.",
+        False,
+    ),
+    Case(
         "tr-military",
         "Türkiye ve Irak askeri tatbikat düzenledi",
         "Türk ve Irak askeri birlikleri terörle mücadele amacıyla ortak tatbikat yaptı.",
