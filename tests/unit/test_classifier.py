@@ -531,6 +531,14 @@ NEGATIVES = [
         False,
     ),
     Case(
+        "en-countries-given-as-comparison",
+        "Iran's 5G coverage still trails the region",
+        "Iran's 5G coverage lags behind countries such as Turkey and the UAE, the deputy minister "
+        "said, adding that cooperation between domestic operators would close the gap. Turkey "
+        "and the UAE began their rollouts in 2021.",
+        False,
+    ),
+    Case(
         "tr-military",
         "Türkiye ve Irak askeri tatbikat düzenledi",
         "Türk ve Irak askeri birlikleri terörle mücadele amacıyla ortak tatbikat yaptı.",

@@ -116,6 +116,7 @@ class Lexicon:
     office_after: re.Pattern[str] | None = None
     office_chain: re.Pattern[str] | None = None
     capital_words: frozenset[str] = frozenset()  # 'العاصمة', 'capitale': a place follows
+    compare_words: tuple[str, ...] = ()  # 'such as', 'مانند': a comparison follows
 
 
 def read_data(name: str) -> str:
@@ -268,7 +269,8 @@ def _marked_entry(
 VENUE = "venue"
 OFFICE = "office"
 CAPITAL = "capital"
-_CONTEXT_ONLY = (VENUE, OFFICE, CAPITAL)
+COMPARE = "compare"
+_CONTEXT_ONLY = (VENUE, OFFICE, CAPITAL, COMPARE)
 
 
 def _context_words(category: str) -> list[str]:
@@ -432,6 +434,7 @@ def get_lexicon() -> Lexicon:
         office_after,
         office_chain,
         frozenset(_context_words(CAPITAL)),
+        tuple(_context_words(COMPARE)),
     )
 
 

@@ -57,6 +57,35 @@ HOST_CATEGORIES = frozenset({"visit", "sign_past", "concluded"})
 THIRD_PARTY_VENUE = frozenset({"sideline", "event", "future", "future_visit"})
 HOST_WEIGHT = 0.5
 BACKGROUND_FACTOR = 0.5
+COMPARE_FACTOR = 0.25  # a country given as an example or a comparison
+COMPARE_LOOKBACK = 25
+# conjunctions and articles that may join two countries of one list ('Turkey and the UAE')
+_LIST_GLUE = frozenset(
+    [
+        "و",
+        "and",
+        "et",
+        "и",
+        "y",
+        "e",
+        "ou",
+        "or",
+        "یا",
+        "او",
+        "the",
+        "la",
+        "le",
+        "les",
+        "l'",
+        "el",
+        "los",
+        "las",
+        "il",
+        "lo",
+        "gli",
+        "i",
+    ]
+)
 OFFER_CREDIT = 1.0
 # a genre label opens the title ('Analysis: ...', 'رأي | ...'): at most this many characters
 # before it, then a separator within KICKER_SPAN characters
@@ -104,6 +133,7 @@ class Mention:
     sentence: int
     category: str
     venue: bool
+    compared: bool = False  # 'countries such as China and Russia': an example, not a party
 
 
 @dataclass(slots=True)
@@ -164,6 +194,33 @@ def _after_capital_word(lex: Lexicon, joined: str, hit: Hit) -> bool:
     while word_start > 0 and joined[word_start - 1].isalpha():
         word_start -= 1  # the article or clitics glued to the adjective
     return _previous_word(joined, word_start) in lex.capital_words
+
+
+def _after_compare_word(lex: Lexicon, joined: str, hit: Hit) -> bool:
+    """'countries such as Turkey', 'کشورهایی مانند ترکیه', 'comme la Corée du Sud'."""
+    word_start = hit.start
+    while word_start > 0 and joined[word_start - 1].isalpha():
+        word_start -= 1
+    before = joined[max(0, word_start - COMPARE_LOOKBACK) : word_start].rstrip()
+    for word in lex.compare_words:
+        if before.endswith(word):
+            cut = len(before) - len(word)
+            if cut == 0 or not before[cut - 1].isalpha():
+                return True
+    # one article or determiner between: 'comme la Turquie', 'like the UAE'
+    head, _, last = before.rpartition(" ")
+    return len(last) <= 3 and any(
+        head.endswith(word) and (len(head) == len(word) or not head[-len(word) - 1].isalpha())
+        for word in lex.compare_words
+    )
+
+
+def _list_goes_on(joined: str, compared_end: int, start: int) -> bool:
+    """'such as Turkey and Saudi Arabia': the next country of the same list is compared too."""
+    if compared_end < 0 or start < compared_end or start - compared_end > 12:
+        return False
+    gap = joined[compared_end:start].replace(",", " ").replace("،", " ").replace("'", "' ")
+    return all(token in _LIST_GLUE for token in gap.split())
 
 
 def _dateline(doc: ScannedDoc, hit: Hit) -> bool:
@@ -242,6 +299,7 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
     ]
     mentions: list[Mention] = []
     venue_city_end = -1
+    compared_end = -1  # end of the last mention that followed 'such as' (a list goes on)
     for hit in doc.hits:
         facts = sentences[hit.sentence]
         entry = hit.entry
@@ -261,9 +319,14 @@ def collect_facts(lex: Lexicon, doc: ScannedDoc) -> Facts:
                 facts.venue_cities.add(entry.value)
                 venue_city_end = hit.end
             venue = venue or dateline
+            compared = _after_compare_word(lex, doc.joined, hit) or _list_goes_on(
+                doc.joined, compared_end, hit.start
+            )
+            if compared:
+                compared_end = hit.end
             for code in entry.value.split("+"):
                 facts.countries[code] += 1
-                mentions.append(Mention(code, hit.sentence, entry.category, venue))
+                mentions.append(Mention(code, hit.sentence, entry.category, venue, compared))
     salience, venue_only = _salience(sentences, mentions)
     return Facts(sentences, mentions, salience, venue_only, author)
 
@@ -294,6 +357,8 @@ def _salience(
             weight *= LIST_FACTOR
         elif listed or facts.has_any(PARTY_CATEGORIES):
             weight += PARTY_CONTEXT_BONUS
+        if m.compared:
+            weight *= COMPARE_FACTOR
         if "background" in facts.cues and facts.has("sign_past", "agreement_noun", "concluded"):
             weight *= BACKGROUND_FACTOR  # named with an earlier agreement: context, not a party
         if m.category == CITY:
