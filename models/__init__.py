@@ -2,6 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.tables import (
+    CLAIMABLE,
     Alert,
     AlertStatus,
     Article,
@@ -14,6 +15,7 @@ from models.tables import (
 )
 
 __all__ = [
+    "CLAIMABLE",
     "Alert",
     "AlertStatus",
     "Article",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,6 +26,9 @@ class FeedStatus(StrEnum):
     ERROR = "error"  # last poll failed; retried with backoff
     GONE = "gone"  # HTTP 410: never polled again until re-enabled
     DISABLED = "disabled"
+
+
+CLAIMABLE = "status IN ('active', 'error')"  # the statuses the scheduler polls
 
 
 class DeliveryStatus(StrEnum):
@@ -66,7 +70,18 @@ class Feed(Base):
     # or the feed is healthy again)
     health_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_feeds_due", "status", "next_check_at"),)
+    __table_args__ = (
+        Index("ix_feeds_due", "status", "next_check_at"),
+        # the scheduler's claim: due feeds in next_check_at order, LIMIT n. A partial index
+        # gives them in order without a scan and sort of the whole table (at 50,000 feeds:
+        # 8.5 ms -> 0.13 ms per claim on PostgreSQL, and a poll makes N/50 claims)
+        Index(
+            "ix_feeds_claimable",
+            "next_check_at",
+            postgresql_where=text(CLAIMABLE),
+            sqlite_where=text(CLAIMABLE),
+        ),
+    )
 
 
 class Article(Base):

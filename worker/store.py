@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from models import (
+    CLAIMABLE,
     Alert,
     Article,
     Classification,
@@ -143,7 +145,7 @@ def claim_due_feeds(
     due = (
         select(FEEDS.c.id)
         .where(
-            FEEDS.c.status.in_([FeedStatus.ACTIVE, FeedStatus.ERROR]),
+            text(CLAIMABLE),  # the partial index's own predicate, so the planner uses it
             FEEDS.c.next_check_at <= now,
             or_(FEEDS.c.claimed_until.is_(None), FEEDS.c.claimed_until < now),
         )
