@@ -314,6 +314,16 @@ BESIDE_A_BODY = [
 ]
 IMPLICIT_HOME = [
     Case(
+        "fa-vice-president-meets-ambassador-our-country",
+        "دیدار معاون علمی رئیس‌جمهور با سفیر عراق",
+        "معاون علمی رئیس‌جمهور در دیدار با سفیر عراق در تهران بر توسعه همکاری شرکت‌های "
+        "دانش‌بنیان دو کشور تأکید کرد و گفت شرکت‌های نوپای کشورمان آماده حضور در بازار عراق هستند.",
+        True,
+        ("IQ", "IR"),
+        ("innovation",),
+        "meeting",
+    ),
+    Case(
         "fa-persian-press-leaves-iran-unnamed",
         "سفر وزیر ارتباطات به پکن",
         "وزیر ارتباطات و فناوری اطلاعات برای امضای تفاهم‌نامه همکاری در حوزه هوش مصنوعی به پکن "
@@ -611,8 +621,9 @@ def test_language_guess(title: str, text: str, lang: str) -> None:
         ("الجمهورية الإسلامية", "IR"),
         ("روس‌کاسموس", "RU"),
         ("Huawei", "CN"),
-        ("وفد يزور مصر", "EG"),
-        ("سفر به کابل", "AF"),  # once hidden by the stop phrase 'مصرّ' (shadda stripped)
+        ("وفد يزور مصر", "EG"),  # once hidden by the stop phrase 'مصرّ' (shadda stripped)
+        ("سفر به کابل", "AF"),
+        ("شرکت‌های دانش‌بنیان کشورمان", "IR"),  # Persian 'our country' is Iran
     ],
 )
 def test_country_forms(form: str, code: str) -> None:

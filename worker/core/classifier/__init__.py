@@ -14,7 +14,7 @@ from worker.core.classifier.result import ClassifierResult, Evidence
 from worker.core.classifier.rules import decide
 from worker.core.classifier.scan import MAX_TEXT_CHARS, ScannedDoc, scan
 
-CLASSIFIER_VERSION = "1.5.0"
+CLASSIFIER_VERSION = "1.5.1"
 
 __all__ = ["CLASSIFIER_VERSION", "ClassifierResult", "Evidence", "classify"]
 
