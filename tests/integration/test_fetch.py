@@ -315,8 +315,10 @@ def test_trickling_server_is_cut_off_by_total_timeout(server: LocalServer) -> No
     result = fetch_one(server.url("/trickle"), policy(total_timeout=1.5))
     assert result.error_kind is ErrorKind.TIMEOUT
     assert "1.5 s" in (result.error or "")
-    assert 1.4 <= result.elapsed < 3.0
-    assert time.monotonic() - began < 3.0
+    # cut at the deadline, long before the trickle ends (20 bytes x 2 s = 40 s): the upper
+    # bound guards against hanging and leaves a slow machine plenty of room
+    assert 1.4 <= result.elapsed < 20.0
+    assert time.monotonic() - began < 20.0
 
 
 def test_body_over_max_bytes_with_content_length(server: LocalServer) -> None:
@@ -415,8 +417,8 @@ def test_many_feeds_concurrently_in_input_order(server: LocalServer) -> None:
             assert result.body == f"feed {request.key - 1000}".encode()
     assert results[10].error_kind is ErrorKind.BAD_URL
     assert results[20].error_kind is ErrorKind.GONE
-    assert server.max_in_flight > 1
-    assert time.monotonic() - began < 5.0
+    assert server.max_in_flight > 1  # concurrency, shown by the server, not by a stopwatch
+    assert time.monotonic() - began < 60.0  # a guard against hanging only
 
 
 def test_per_host_concurrency_is_respected(server: LocalServer) -> None:
