@@ -107,6 +107,23 @@ def config_file(folder: Path, feeds: list[str], watchlists: list[dict[str, Any]]
     return path
 
 
+def matching_config(
+    folder: Path, site: GatedFeedSite, feeds: dict[str, int], name: str, notify: list[str]
+) -> tuple[Path, list[str], set[str]]:
+    """Serve one Iran–Serbia feed per name at /<name>.xml with that many items, and write a
+    configuration that polls them with one IR+RS watchlist notifying `notify`.
+    Returns (the configuration, the feeds' paths, every marker served)."""
+    paths: list[str] = []
+    expected: set[str] = set()
+    for feed, count in feeds.items():
+        body, markers = matching_feed(feed, count)
+        site.put(f"/{feed}.xml", body)
+        paths.append(f"/{feed}.xml")
+        expected.update(markers)
+    watchlist = {"name": name, "match": {"partners": ["IR", "RS"]}, "notify": notify}
+    return config_file(folder, [site.url(p) for p in paths], [watchlist]), paths, expected
+
+
 def fault_env(db_url: str, broker_url: str, config: Path, **extra: str) -> dict[str, str]:
     values = {
         "database_url": db_url,
@@ -244,26 +261,13 @@ def test_worker_sigkilled_while_polling_and_while_delivering_loses_no_alert(
     hook: WebhookSink,
     smtp: SmtpSink,
 ) -> None:
-    body_a, markers_a = matching_feed("a", 6)
-    body_b, markers_b = matching_feed("b", 6)
-    paths = ["/a.xml", "/b.xml"]
-    site.put("/a.xml", body_a)
-    site.put("/b.xml", body_b)
-    expected = set(markers_a + markers_b)
+    notify = [f"json://{hook.hostport}/iran-serbia", mailto(smtp)]
+    config, paths, expected = matching_config(
+        tmp_path, site, {"a": 6, "b": 6}, "iran-serbia", notify
+    )
     # A slow receiver (accepts the body, answers after 0.4 s) widens the window between
     # "the receiver has it" and "the database knows", so a kill lands in it now and then.
     hook.mode, hook.hang_seconds = "hang", 0.4
-    config = config_file(
-        tmp_path,
-        [site.url(p) for p in paths],
-        [
-            {
-                "name": "iran-serbia",
-                "match": {"partners": ["IR", "RS"]},
-                "notify": [f"json://{hook.hostport}/iran-serbia", mailto(smtp)],
-            }
-        ],
-    )
     env = fault_env(pg_url, broker, config)
     worker, beat = celery_worker(env, tmp_path), celery_beat(env, tmp_path)
     kills_in_delivery = 0
@@ -324,21 +328,9 @@ def test_worker_sigkilled_while_polling_and_while_delivering_loses_no_alert(
 def test_redis_restart_without_persistence_loses_no_queued_alert(
     tmp_path: Path, db: Db, pg_url: str, site: GatedFeedSite, hook: WebhookSink
 ) -> None:
-    body, markers = matching_feed("r", 6)
-    site.put("/r.xml", body)
-    expected = set(markers)
+    notify = [f"json://{hook.hostport}/w"]
+    config, _, expected = matching_config(tmp_path, site, {"r": 6}, "w", notify)
     hook.mode, hook.hang_seconds = "hang", 90  # the first delivery holds the only pool child
-    config = config_file(
-        tmp_path,
-        [site.url("/r.xml")],
-        [
-            {
-                "name": "w",
-                "match": {"partners": ["IR", "RS"]},
-                "notify": [f"json://{hook.hostport}/w"],
-            }
-        ],
-    )
     with private_redis(tmp_path) as redis:
         # The held delivery must not be re-sent while it is held: lease above the hang.
         env = fault_env(
@@ -394,20 +386,8 @@ def test_postgres_restart_mid_poll_tasks_retry_and_finish(
     hook: WebhookSink,
 ) -> None:
     url = _private_db(cluster)
-    body, markers = matching_feed("p", 5)
-    site.put("/p.xml", body)
-    expected = set(markers)
-    config = config_file(
-        tmp_path,
-        [site.url("/p.xml")],
-        [
-            {
-                "name": "w",
-                "match": {"partners": ["IR", "RS"]},
-                "notify": [f"json://{hook.hostport}/w"],
-            }
-        ],
-    )
+    notify = [f"json://{hook.hostport}/w"]
+    config, _, expected = matching_config(tmp_path, site, {"p": 5}, "w", notify)
     env = fault_env(url, broker, config)
     worker, beat = celery_worker(env, tmp_path), celery_beat(env, tmp_path)
     engine = store.make_engine(url)
@@ -444,20 +424,9 @@ def test_postgres_down_while_a_send_completes_does_not_double_the_alert(
     hook: WebhookSink,
 ) -> None:
     url = _private_db(cluster)
-    body, markers = matching_feed("q", 1)
-    site.put("/q.xml", body)
+    notify = [f"json://{hook.hostport}/w"]
+    config, _, markers = matching_config(tmp_path, site, {"q": 1}, "w", notify)
     hook.mode, hook.hang_seconds = "hang", 9
-    config = config_file(
-        tmp_path,
-        [site.url("/q.xml")],
-        [
-            {
-                "name": "w",
-                "match": {"partners": ["IR", "RS"]},
-                "notify": [f"json://{hook.hostport}/w"],
-            }
-        ],
-    )
     env = fault_env(url, broker, config, delivery_timeout_seconds="10", delivery_lease_seconds="15")
     worker, beat = celery_worker(env, tmp_path), celery_beat(env, tmp_path)
     engine = store.make_engine(url)
@@ -501,23 +470,8 @@ def test_two_beats_and_a_redelivered_task_poll_and_alert_once(
     site: GatedFeedSite,
     hook: WebhookSink,
 ) -> None:
-    body_c, markers_c = matching_feed("c", 4)
-    body_d, markers_d = matching_feed("d", 4)
-    paths = ["/c.xml", "/d.xml"]
-    site.put("/c.xml", body_c)
-    site.put("/d.xml", body_d)
-    expected = set(markers_c + markers_d)
-    config = config_file(
-        tmp_path,
-        [site.url(p) for p in paths],
-        [
-            {
-                "name": "w",
-                "match": {"partners": ["IR", "RS"]},
-                "notify": [f"json://{hook.hostport}/w"],
-            }
-        ],
-    )
+    notify = [f"json://{hook.hostport}/w"]
+    config, paths, expected = matching_config(tmp_path, site, {"c": 4, "d": 4}, "w", notify)
     # Time limit 10 s → Redis visibility timeout 30 s. Claims outlive the frozen worker.
     env = fault_env(
         pg_url,
@@ -600,25 +554,15 @@ def failure_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FailureRun
             err.mode, err.status = "error", 500
             limited.mode, limited.retry_after = "rate_limited", "1"
             hang.mode, hang.hang_seconds = "hang", 8.0  # past the 2 s delivery timeout
-            body, markers = matching_feed("f", 2)
-            site.put("/f.xml", body)
-            config = config_file(
-                folder,
-                [site.url("/f.xml")],
-                [
-                    {
-                        "name": "mixed",
-                        "match": {"partners": ["IR", "RS"]},
-                        "notify": [
-                            f"json://{ok.hostport}/ok",
-                            f"json://cw:{CANARY}@{err.hostport}/err?+X-Api-Token={CANARY}",
-                            f"json://{limited.hostport}/limited",
-                            f"json://{hang.hostport}/hang",
-                            mailto(smtp, CANARY),
-                        ],
-                    }
-                ],
-            )
+            notify = [
+                f"json://{ok.hostport}/ok",
+                f"json://cw:{CANARY}@{err.hostport}/err?+X-Api-Token={CANARY}",
+                f"json://{limited.hostport}/limited",
+                f"json://{hang.hostport}/hang",
+                mailto(smtp, CANARY),
+            ]
+            config, _, served = matching_config(folder, site, {"f": 2}, "mixed", notify)
+            markers = sorted(served)
             env = fault_env(
                 pg_url,
                 redis.url,
