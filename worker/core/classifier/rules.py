@@ -183,36 +183,38 @@ def _is_venue(lex: Lexicon, doc: ScannedDoc, hit: Hit) -> bool:
         return True
     if hit.entry.category != CITY:
         return False
-    word_start = hit.start
-    while word_start > 0 and doc.joined[word_start - 1].isalpha():
-        word_start -= 1
-    return doc.joined[word_start : hit.start] in ("ب", "وب", "في")
+    return doc.joined[_word_start(doc.joined, hit.start) : hit.start] in ("ب", "وب", "في")
+
+
+def _word_start(joined: str, pos: int) -> int:
+    """Where the word holding `pos` begins: before an article or clitics glued to a match."""
+    while pos > 0 and joined[pos - 1].isalpha():
+        pos -= 1
+    return pos
+
+
+def _ends_with_word(text: str, words: tuple[str, ...]) -> bool:
+    """`text` ends with one of `words`, and that word starts at a word boundary."""
+    for word in words:
+        cut = len(text) - len(word)
+        if text.endswith(word) and (cut == 0 or not text[cut - 1].isalpha()):
+            return True
+    return False
 
 
 def _after_capital_word(lex: Lexicon, joined: str, hit: Hit) -> bool:
-    word_start = hit.start
-    while word_start > 0 and joined[word_start - 1].isalpha():
-        word_start -= 1  # the article or clitics glued to the adjective
-    return _previous_word(joined, word_start) in lex.capital_words
+    return _previous_word(joined, _word_start(joined, hit.start)) in lex.capital_words
 
 
 def _after_compare_word(lex: Lexicon, joined: str, hit: Hit) -> bool:
     """'countries such as Turkey', 'کشورهایی مانند ترکیه', 'comme la Corée du Sud'."""
-    word_start = hit.start
-    while word_start > 0 and joined[word_start - 1].isalpha():
-        word_start -= 1
+    word_start = _word_start(joined, hit.start)
     before = joined[max(0, word_start - COMPARE_LOOKBACK) : word_start].rstrip()
-    for word in lex.compare_words:
-        if before.endswith(word):
-            cut = len(before) - len(word)
-            if cut == 0 or not before[cut - 1].isalpha():
-                return True
+    if _ends_with_word(before, lex.compare_words):
+        return True
     # one article or determiner between: 'comme la Turquie', 'like the UAE'
     head, _, last = before.rpartition(" ")
-    return len(last) <= 3 and any(
-        head.endswith(word) and (len(head) == len(word) or not head[-len(word) - 1].isalpha())
-        for word in lex.compare_words
-    )
+    return len(last) <= 3 and _ends_with_word(head, lex.compare_words)
 
 
 def _list_goes_on(joined: str, compared_end: int, start: int) -> bool:
@@ -524,12 +526,6 @@ def _kicker(title: SentenceFacts) -> bool:
     return _KICKER_SEPARATOR.search(title.text, start, start + KICKER_SPAN) is not None
 
 
-def _expo_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
-    """An exhibition or forum in a sentence naming two partners ('Dakar hosts an exhibition of
-    Iranian technology'): a joint event aimed at the host's market."""
-    return "event" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
-
-
 def _countering(s: SentenceFacts, cyber_story: bool) -> bool:
     """'a joint working group to counter cyber threats': attacks and threats are the subject
     of a cooperation here, not a conflict story (also in any cooperation sentence of an item
@@ -538,9 +534,9 @@ def _countering(s: SentenceFacts, cyber_story: bool) -> bool:
     return countering and s.has("coop", "joint", "agreement_noun", "joint_body")
 
 
-def _offer_between(s: SentenceFacts, partners: tuple[str, ...]) -> bool:
-    """An invitation, offer or proposal in a sentence naming two partner countries."""
-    return "intent" in s.cues and sum(1 for c in partners if c in s.countries) >= 2
+def _cue_between(s: SentenceFacts, partners: tuple[str, ...], cue: str) -> bool:
+    """Cue `cue` in a sentence naming two partner countries."""
+    return cue in s.cues and sum(1 for c in partners if c in s.countries) >= 2
 
 
 def _score(
@@ -555,10 +551,14 @@ def _score(
     parts: dict[str, float] = {}
     parts["partners"] = 2.0 if len(partners) >= 2 else -4.0
     parts["coop"] = 1.5 if any(s.has(*COOP_CATEGORIES) for s in relevant) else 0.0
-    if not parts["coop"] and any(_offer_between(s, partners) for s in relevant):
-        parts["coop"] = OFFER_CREDIT  # an offer made to the partner is cooperation proposed
-    if not parts["coop"] and event == "event" and any(_expo_between(s, partners) for s in relevant):
-        parts["coop"] = OFFER_CREDIT  # one partner's technology shown in the other's country
+    # an invitation, offer or proposal made to the partner is cooperation proposed; an
+    # exhibition of one partner's technology in the other's country ('Dakar hosts an
+    # exhibition of Iranian technology') is a joint event aimed at the host's market
+    if not parts["coop"] and any(_cue_between(s, partners, "intent") for s in relevant):
+        parts["coop"] = OFFER_CREDIT
+    expo = event == "event" and any(_cue_between(s, partners, "event") for s in relevant)
+    if not parts["coop"] and expo:
+        parts["coop"] = OFFER_CREDIT
     parts["act"] = 1.0 if event in EVENT_PRIORITY[:4] else (0.5 if event else 0.0)
     generic_tech = any(s.has("tech") for s in relevant)
     strong_sector = any(s.sectors_strong for s in relevant)
