@@ -273,9 +273,15 @@ COMPARE = "compare"
 _CONTEXT_ONLY = (VENUE, OFFICE, CAPITAL, COMPARE)
 
 
+@lru_cache(maxsize=1)
+def _cue_data() -> dict[str, Any]:
+    """cues.json, parsed once for the automaton and the context-only word lists."""
+    data: dict[str, Any] = json.loads(read_data("cues.json"))
+    return data
+
+
 def _context_words(category: str) -> list[str]:
-    data = json.loads(read_data("cues.json"))
-    forms = [f for by_lang in data["cues"][category].values() for f in by_lang]
+    forms = [f for by_lang in _cue_data()["cues"][category].values() for f in by_lang]
     return sorted({normalize(parse_marked(f)[0]) for f in forms}, key=len, reverse=True)
 
 
@@ -336,9 +342,8 @@ def with_contraction(form: str) -> list[str]:
 
 
 def _add_cues(builder: _TableBuilder) -> None:
-    data = json.loads(read_data("cues.json"))
     endings = _inner_endings()
-    for category, by_lang in data["cues"].items():
+    for category, by_lang in _cue_data()["cues"].items():
         if category in _CONTEXT_ONLY:
             continue
         for forms in by_lang.values():
