@@ -62,7 +62,8 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     rules: dict[str, CompiledRule] = field(default_factory=dict)
     #: What this process has already written from its configuration (e.g. "feeds"): the
-    #: configuration is read once per process, so it is written once per process.
+    #: configuration is read once per process, so it is written once per process. A set,
+    #: since the Runtime itself is frozen.
     synced: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -103,7 +104,13 @@ class FeedBatch:
     feed_ids: list[int]
 
 
-def schedule_due_feeds(rt: Runtime, *, max_batches: int = 20) -> list[FeedBatch]:
+#: Feed batches one scheduler call claims at most.
+MAX_BATCHES_PER_SCHEDULE = 20
+
+
+def schedule_due_feeds(
+    rt: Runtime, *, max_batches: int = MAX_BATCHES_PER_SCHEDULE
+) -> list[FeedBatch]:
     """Sync the configured feeds, then claim due feeds in batches for `refresh_feeds`."""
     now = rt.clock()
     lease = timedelta(seconds=rt.settings.claim_timeout_seconds)

@@ -50,17 +50,13 @@ def _task(name: str) -> Any:
     return app.task(name=f"coopwatch.{name}", base=CoopwatchTask)
 
 
-#: Feed batches one schedule_due_feeds task claims at most.
-SCHEDULE_MAX_BATCHES = 20
-
-
 @_task("schedule_due_feeds")
 def schedule_due_feeds() -> int:
     rt = runtime()
-    batches = pipeline.schedule_due_feeds(rt, max_batches=SCHEDULE_MAX_BATCHES)
+    batches = pipeline.schedule_due_feeds(rt)
     for batch in batches:
         refresh_feeds.delay(batch.feed_ids, batch.token)
-    if len(batches) == SCHEDULE_MAX_BATCHES:
+    if len(batches) == pipeline.MAX_BATCHES_PER_SCHEDULE:
         # More feeds may be due. Claim them once the workers have taken these batches (this
         # message queues behind them) instead of at the next beat tick: with more than
         # 20 batches due, a poll took one tick (30 s) per 20 batches. Claimed just in time,
